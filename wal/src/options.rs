@@ -1,0 +1,60 @@
+//! [`WalOptions`]: how a WAL lays out, preallocates and recovers its segments.
+
+use crate::fs::{DynFs, StdFs};
+
+/// What to do with damage found at the end of the last segment when opening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecoveryMode {
+    /// Truncate a torn last batch of the last segment (a write in flight at a crash, never
+    /// acknowledged), zero what follows, and log it. Any other damage is an error.
+    #[default]
+    TolerateCorruptTail,
+    /// Refuse any damage, a torn tail included.
+    AbsoluteConsistency,
+}
+
+/// How a new segment file gets its space before it is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Preallocate {
+    /// Write zeros over the whole file and sync: later appends overwrite written space, so
+    /// `fdatasync` has no metadata to flush.
+    #[default]
+    ZeroFill,
+    /// `fallocate`: blocks reserved but unwritten, so the first write to each block still
+    /// changes metadata.
+    Fallocate,
+    /// `ftruncate` only: a sparse file; blocks are allocated as they are written.
+    SetLen,
+}
+
+/// Options of [`Wal::open`](crate::Wal::open).
+#[derive(Debug, Clone)]
+pub struct WalOptions {
+    /// Size of a segment file (default 64 MiB). A batch larger than this gets a larger segment
+    /// of its own; a batch is never split. At most 4 GiB.
+    pub segment_size: u64,
+    /// How new segment files are preallocated.
+    pub preallocate: Preallocate,
+    /// How many purged segments to keep for reuse instead of removing them (0: none). A reused
+    /// segment is already allocated and written, so it needs no preallocation.
+    pub recycle: usize,
+    /// What to do with a torn tail.
+    pub recovery: RecoveryMode,
+    /// The file system (the real one by default; tests pass a `SimFs`).
+    pub fs: DynFs,
+    /// Makes segment salts deterministic (for golden-file tests only). `None`: random salts.
+    pub salt_seed: Option<u64>,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_size: 64 << 20,
+            preallocate: Preallocate::ZeroFill,
+            recycle: 0,
+            recovery: RecoveryMode::TolerateCorruptTail,
+            fs: StdFs::shared(),
+            salt_seed: None,
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Appending: validation, placement, the write, group commit, and cutting segments.
+//!
+//! Protocols (the reasons are in `docs/DURABILITY.md`):
+//! - append: write header+body+end marker at the write position with one positional write;
+//!   update the index (readable at once); with `sync`, wait until an `fdatasync` that started
+//!   after the write has returned.
+//! - group commit: the first waiter becomes the syncer, drops the lock, `fdatasync`s, and marks
+//!   every batch written before it started as durable; later waiters are covered by the next one.
+//! - cut: prepare the next segment completely under a temporary (or recycled) name and sync it;
+//!   seal the current segment (footer, trailer, sync); rename; fsync the directory.
+//! - any failed write, sync, rename or directory sync poisons the WAL. Only a failure while
+//!   preparing the next segment (for example ENOSPC while preallocating) does not: that file is
+//!   not part of the log yet, so the log is unchanged and the append can be retried.
+
+use std::sync::Arc;
+
+use crate::apply::{apply, body_of, check};
+use crate::batch::Batch;
+use crate::error::{Error, Result};
+use crate::footer::{self, footer_reserve, SegStats};
+use crate::format::{
+    self, BatchHeader, SegmentId, BATCH_HEADER_LEN, BATCH_MAGIC, END_MARKER_LEN, GROUP_ID, RECYCLE_SUFFIX,
+    SEGMENT_HEADER_LEN, TMP_SUFFIX, TRAILER_LEN,
+};
+use crate::fs::FileHandle;
+use crate::options::Preallocate;
+use crate::segment::Segment;
+use crate::wal::{Active, Inner, Wal};
+
+/// Where an appended batch landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The log's first index after the append.
+    pub first_index: u64,
+    /// The log's last index after the append.
+    pub last_index: u64,
+    /// Whether the batch is known durable on return (`sync` was asked for).
+    pub durable: bool,
+}
+
+/// A segment file fully written and synced, not yet under its final name.
+struct Prepared {
+    id: SegmentId,
+    path: std::path::PathBuf,
+    file: Arc<dyn FileHandle>,
+    size: u64,
+    pos: u64,
+}
+
+fn state_len(inner: &Inner, batch: &Batch) -> usize {
+    use prost::Message;
+    let meta = batch.hard_state.map_or(0, |h| h.encoded_len())
+        + batch.conf_state.as_ref().map_or(0, |c| c.encoded_len())
+        + batch.markers.iter().map(|m| m.encoded_len() + 4).sum::<usize>();
+    inner.state.encoded_len() + meta + 32
+}
+
+impl Wal {
+    /// Appends `batch` atomically. Its entries are readable as soon as this returns. With
+    /// `sync`, it returns only once the batch is durable (and every batch before it).
+    pub fn append(&self, mut batch: Batch, sync: bool) -> Result<Appended> {
+        let (body_len, body_crc) = batch.finish()?;
+        let mut inner = self.live()?;
+        let first = check(&inner.index, &batch)?;
+        let need = batch.frame_len();
+        let reserve = footer_reserve(&stats_after(&inner, &batch), state_len(&inner, &batch));
+        if !self.fits(&inner, need + reserve) {
+            self.cut(&mut inner, need + reserve)?;
+        }
+        let active = inner.active.as_mut().expect("cut leaves an active segment");
+        let header = BatchHeader { magic: BATCH_MAGIC, first_index: first, count: batch.count, body_len, body_crc, group: GROUP_ID };
+        header.encode(&active.seg.id, &mut batch.frame_mut()[..BATCH_HEADER_LEN]);
+        let (seg, offset) = (active.seg.clone(), active.pos);
+        if let Err(e) = seg.file.write_at(batch.frame_mut(), offset) {
+            let err = Error::io("write", &seg.path, e);
+            self.poison(&mut inner, &err);
+            return Err(err);
+        }
+        let inner_ref = &mut *inner;
+        let active = inner_ref.active.as_mut().expect("active");
+        active.pos += need - END_MARKER_LEN as u64;
+        let body = body_of(&batch);
+        let applied = apply(&mut inner_ref.index, &mut inner_ref.state, &mut active.stats, offset, first, body);
+        if let Err(d) = applied {
+            // Unreachable after `check`; if it ever happens the log and the index disagree.
+            let err = Error::corrupt(&seg.path, offset, d);
+            self.poison(&mut inner, &err);
+            return Err(err);
+        }
+        inner.written += 1;
+        inner.bytes_written += need;
+        let ticket = inner.written;
+        let (first_index, last_index) = (inner.index.first_index(), inner.index.last_index());
+        if sync {
+            self.wait_durable(inner, ticket)?;
+        }
+        Ok(Appended { first_index, last_index, durable: sync })
+    }
+
+    /// Makes everything appended so far durable; returns the last index of the log as of the
+    /// newest durable batch.
+    pub fn sync(&self) -> Result<u64> {
+        let inner = self.live()?;
+        let ticket = inner.written;
+        self.wait_durable(inner, ticket)
+    }
+
+    fn fits(&self, inner: &Inner, need: u64) -> bool {
+        inner.active.as_ref().is_some_and(|a| a.pos + need + END_MARKER_LEN as u64 <= a.seg.data_limit())
+    }
+
+    /// Group commit: waits until batch `ticket` is durable, syncing if nobody else is.
+    fn wait_durable<'a>(&'a self, mut inner: std::sync::MutexGuard<'a, Inner>, ticket: u64) -> Result<u64> {
+        loop {
+            if let Some(cause) = &inner.poisoned {
+                return Err(Error::Poisoned { cause: cause.clone() });
+            }
+            if inner.synced >= ticket {
+                return Ok(inner.durable_last);
+            }
+            if inner.syncing {
+                inner = self.cond.wait(inner).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            let Some(active) = inner.active.as_ref() else {
+                // Nothing written since the last cut, which synced everything.
+                inner.synced = inner.written;
+                continue;
+            };
+            let (seg, target, last) = (active.seg.clone(), inner.written, inner.index.last_index());
+            inner.syncing = true;
+            drop(inner);
+            let result = seg.file.sync_data();
+            inner = self.lock_inner();
+            inner.syncing = false;
+            inner.syncs += 1;
+            match result {
+                Ok(()) if target > inner.synced => {
+                    inner.synced = target;
+                    inner.durable_last = last;
+                }
+                Ok(()) => {}
+                Err(e) => {
+                    let err = Error::io("fdatasync", &seg.path, e);
+                    self.poison(&mut inner, &err);
+                    return Err(err);
+                }
+            }
+            self.cond.notify_all();
+        }
+    }
+
+    /// Seals the active segment (if any) and starts a new one with room for `need` bytes.
+    pub(crate) fn cut(&self, inner: &mut Inner, need: u64) -> Result<()> {
+        let seq = inner.next_seq;
+        let first = inner.index.last_index() + 1;
+        let head = Batch::head(&inner.state);
+        let head_len = head.frame_len();
+        let min = SEGMENT_HEADER_LEN + head_len + need + END_MARKER_LEN as u64 + TRAILER_LEN;
+        let size = self.opts.segment_size.max(min.div_ceil(4096) * 4096);
+        let prepared = self.prepare(inner, seq, first, size, head)?;
+        let final_path = self.dir.join(format::segment_name(seq, first));
+        let result = self.seal_active(inner).and_then(|()| {
+            let fs = &self.opts.fs;
+            fs.rename(&prepared.path, &final_path).map_err(|e| Error::io("rename", &prepared.path, e))?;
+            fs.sync_dir(&self.dir).map_err(|e| Error::io("sync_dir", &self.dir, e))
+        });
+        if let Err(err) = result {
+            self.poison(inner, &err);
+            return Err(err);
+        }
+        let seg = Arc::new(Segment::new(prepared.id, final_path, prepared.file, prepared.size));
+        log::info!("stele-wal: started segment {}", seg.path.display());
+        inner.index.add_segment(seg.clone());
+        inner.active = Some(Active { seg, pos: prepared.pos, stats: SegStats::default() });
+        inner.next_seq += 1;
+        Ok(())
+    }
+
+    /// Writes a new segment's header and head batch into a fresh or recycled file and syncs it.
+    /// On failure the partial file is removed (best effort) and the log is untouched.
+    fn prepare(&self, inner: &mut Inner, seq: u64, first: u64, size: u64, mut head: Batch) -> Result<Prepared> {
+        let id = SegmentId { seq, first_index: first, salt: self.new_salt(seq) };
+        let (body_len, body_crc) = head.finish()?;
+        let h = BatchHeader { magic: BATCH_MAGIC, first_index: first, count: 0, body_len, body_crc, group: GROUP_ID };
+        h.encode(&id, &mut head.frame_mut()[..BATCH_HEADER_LEN]);
+        let (path, file, size) = match self.take_recyclable(inner, size) {
+            Some(r) => r,
+            None => {
+                let tmp = self.dir.join(format!("{}{TMP_SUFFIX}", format::segment_name(seq, first)));
+                let _ = self.opts.fs.remove(&tmp);
+                let file = self.opts.fs.create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+                if let Err(e) = self.preallocate(&*file, size) {
+                    let _ = self.opts.fs.remove(&tmp);
+                    return Err(Error::io("preallocate", &tmp, e));
+                }
+                (tmp, file, size)
+            }
+        };
+        let mut frame = id.encode_header().to_vec();
+        frame.extend_from_slice(head.frame_mut());
+        let written = file.write_at(&frame, 0).and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            let _ = self.opts.fs.remove(&path);
+            return Err(Error::io("write", &path, e));
+        }
+        let pos = SEGMENT_HEADER_LEN + head.frame_len() - END_MARKER_LEN as u64;
+        Ok(Prepared { id, path, file, size, pos })
+    }
+
+    fn preallocate(&self, file: &dyn FileHandle, size: u64) -> std::io::Result<()> {
+        match self.opts.preallocate {
+            Preallocate::ZeroFill => {
+                let zeros = vec![0u8; 1 << 20];
+                let mut at = 0;
+                while at < size {
+                    let n = (size - at).min(zeros.len() as u64);
+                    file.write_at(&zeros[..n as usize], at)?;
+                    at += n;
+                }
+                Ok(())
+            }
+            Preallocate::Fallocate => file.allocate(size),
+            Preallocate::SetLen => file.set_len(size),
+        }
+    }
+
+    /// A recycled file of at least `size` bytes that no reader still holds.
+    fn take_recyclable(&self, inner: &mut Inner, size: u64) -> Option<(std::path::PathBuf, Arc<dyn FileHandle>, u64)> {
+        let pos = inner.recycle.iter().position(|r| r.old.strong_count() == 0)?;
+        let r = inner.recycle.remove(pos);
+        let opened = self.opts.fs.open(&r.path, true).and_then(|f| Ok((f.len()?, f)));
+        match opened {
+            Ok((len, f)) if len >= size => Some((r.path, f, len)),
+            _ => {
+                let _ = self.opts.fs.remove(&r.path);
+                None
+            }
+        }
+    }
+
+    /// Writes the footer and trailer of the active segment and syncs it.
+    fn seal_active(&self, inner: &mut Inner) -> Result<()> {
+        let Some(active) = inner.active.take() else { return Ok(()) };
+        let segs = inner.index.segments();
+        let seg_idx = segs.back().expect("the active segment is indexed last");
+        let runs = if seg_idx.has_entries() {
+            let first = seg_idx.batches().next().map_or(0, |b| b.0);
+            inner.index.term_runs(first, seg_idx.end())
+        } else {
+            Vec::new()
+        };
+        let f = footer::build(seg_idx, &active.stats, &inner.state, runs);
+        footer::write(&active.seg, active.pos, &f)?;
+        active.seg.file.sync_data().map_err(|e| Error::io("fdatasync", &active.seg.path, e))?;
+        active.seg.mark_sealed();
+        inner.syncs += 1;
+        inner.synced = inner.written;
+        inner.durable_last = inner.index.last_index();
+        self.cond.notify_all();
+        Ok(())
+    }
+
+    /// The name a purged segment is kept under for reuse.
+    pub(crate) fn recycle_path(&self, seq: u64) -> std::path::PathBuf {
+        self.dir.join(format!("{seq:016x}{RECYCLE_SUFFIX}"))
+    }
+}
+
+/// The active segment's footer statistics if `batch` were added.
+fn stats_after(inner: &Inner, batch: &Batch) -> SegStats {
+    let mut s = inner.active.as_ref().map(|a| a.stats.clone()).unwrap_or_default();
+    s.batches += 1;
+    s.runs += batch.term_runs.len() as u64 + 1;
+    s
+}
