@@ -57,7 +57,7 @@ pub(crate) fn write(seg: &Segment, pos: u64, footer: &SegmentFooter) -> Result<(
     let mut frame = vec![0u8; BATCH_HEADER_LEN];
     header.encode(&seg.id, &mut frame);
     frame.extend_from_slice(&body);
-    if pos + frame.len() as u64 > seg.data_limit() {
+    if pos + frame.len() as u64 > seg.write_limit() {
         return Err(Error::InvalidBatch(format!("footer of {} bytes does not fit", frame.len())));
     }
     let io = |e| Error::io("write", &seg.path, e);
@@ -76,7 +76,7 @@ pub(crate) fn read(seg: &Segment) -> Result<Option<SegmentFooter>> {
     let Some(trailer) = Trailer::decode(&seg.id, &t) else { return Ok(None) };
     let bad = |d| Error::corrupt(&seg.path, trailer.footer_offset, d);
     if trailer.footer_len < BATCH_HEADER_LEN as u64
-        || trailer.footer_offset.checked_add(trailer.footer_len).is_none_or(|e| e > seg.data_limit())
+        || trailer.footer_offset.checked_add(trailer.footer_len).is_none_or(|e| e > seg.write_limit())
     {
         return Err(bad(Damage::BadSeal));
     }

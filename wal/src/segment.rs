@@ -30,8 +30,20 @@ impl Segment {
         Segment { id, path, file, size, sealed: AtomicBool::new(false), map: OnceLock::new() }
     }
 
-    /// The end of the area batches may use (the trailer is reserved after it).
+    /// The end of the area batches may occupy: a sealed segment keeps its last 32 bytes for
+    /// the trailer; in the active segment the writer keeps them free (see [`Self::write_limit`])
+    /// but a reader accepts batches up to the end of the file, so that a file cut short still
+    /// reads back every batch it holds whole.
     pub fn data_limit(&self) -> u64 {
+        if self.is_sealed() {
+            self.write_limit()
+        } else {
+            self.size
+        }
+    }
+
+    /// The end of the area the writer may fill (the trailer is reserved after it).
+    pub fn write_limit(&self) -> u64 {
         self.size.saturating_sub(TRAILER_LEN)
     }
 
@@ -83,7 +95,12 @@ impl Segment {
     ) -> Result<std::result::Result<Option<(BatchHeader, Cow<'_, [u8]>)>, Damage>> {
         let limit = self.data_limit();
         if off + BATCH_HEADER_LEN as u64 > limit {
-            return Ok(Ok(None));
+            // Too little room for a header: a clean end only if what is left is zero.
+            let rest = self.read(off, limit.saturating_sub(off))?;
+            return Ok(match rest.iter().all(|&b| b == 0) {
+                true => Ok(None),
+                false => Err(Damage::BatchOutOfBounds { len: BATCH_HEADER_LEN as u64 }),
+            });
         }
         let head = self.read(off, BATCH_HEADER_LEN as u64)?;
         let h = match BatchHeader::decode(&self.id, &head) {

@@ -106,7 +106,7 @@ impl Wal {
     }
 
     fn fits(&self, inner: &Inner, need: u64) -> bool {
-        inner.active.as_ref().is_some_and(|a| a.pos + need + END_MARKER_LEN as u64 <= a.seg.data_limit())
+        inner.active.as_ref().is_some_and(|a| a.pos + need + END_MARKER_LEN as u64 <= a.seg.write_limit())
     }
 
     /// Group commit: waits until batch `ticket` is durable, syncing if nobody else is.
@@ -157,7 +157,11 @@ impl Wal {
         let head = Batch::head(&inner.state);
         let head_len = head.frame_len();
         let min = SEGMENT_HEADER_LEN + head_len + need + END_MARKER_LEN as u64 + TRAILER_LEN;
-        let size = self.opts.segment_size.max(min.div_ceil(4096) * 4096);
+        let size = match min <= self.opts.segment_size {
+            true => self.opts.segment_size,
+            // An oversized batch gets a segment of its own, rounded up to whole pages.
+            false => min.div_ceil(4096) * 4096,
+        };
         let prepared = self.prepare(inner, seq, first, size, head)?;
         let final_path = self.dir.join(format::segment_name(seq, first));
         let result = self.seal_active(inner).and_then(|()| {
