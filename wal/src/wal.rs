@@ -84,6 +84,8 @@ pub struct WalStats {
     pub segments: usize,
     /// Batches in the in-memory index.
     pub indexed_batches: usize,
+    /// Batches appended since open.
+    pub appends: u64,
     /// Bytes written since open.
     pub bytes_written: u64,
     /// `fdatasync` calls on segments since open (group commit makes this less than the number
@@ -176,6 +178,7 @@ impl Wal {
         WalStats {
             segments: inner.index.segments().len(),
             indexed_batches: inner.index.batch_count(),
+            appends: inner.written,
             bytes_written: inner.bytes_written,
             syncs: inner.syncs,
             recyclable: inner.recycle.len(),

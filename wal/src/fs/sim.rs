@@ -125,10 +125,18 @@ struct State {
     generation: u64,
 }
 
+/// Holds `sync_data`/`sync_all` calls while closed (see [`SimFs::hold_syncs`]).
+#[derive(Debug, Default)]
+struct Gate {
+    closed: Mutex<(bool, usize)>,
+    changed: std::sync::Condvar,
+}
+
 /// The simulated disk. Clones share the same disk.
 #[derive(Debug, Clone, Default)]
 pub struct SimFs {
     state: Arc<Mutex<State>>,
+    gate: Arc<Gate>,
 }
 
 fn errno(code: i32, what: &str) -> io::Error {
@@ -297,6 +305,31 @@ impl SimFs {
         self.lock_state().capacity = bytes;
     }
 
+    /// While `hold` is true, file syncs block (before taking effect) until it is set false
+    /// again: lets a test line up concurrent appenders behind one sync deterministically.
+    pub fn hold_syncs(&self, hold: bool) {
+        let mut g = self.gate.closed.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 = hold;
+        self.gate.changed.notify_all();
+    }
+
+    /// How many syncs are blocked by [`hold_syncs`](Self::hold_syncs) right now.
+    pub fn held_syncs(&self) -> usize {
+        self.gate.closed.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    fn pass_gate(&self) {
+        let mut g = self.gate.closed.lock().unwrap_or_else(|e| e.into_inner());
+        if g.0 {
+            g.1 += 1;
+            self.gate.changed.notify_all();
+            while g.0 {
+                g = self.gate.changed.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            g.1 -= 1;
+        }
+    }
+
     /// Simulates a power loss: every handle and lock from before becomes dead, unsynced state is
     /// lost as `mode` says, and pending crash points and faults are cleared.
     pub fn crash(&self, mode: CrashMode) {
@@ -436,6 +469,7 @@ impl FileHandle for SimFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        self.fs.pass_gate();
         let (mut st, fault) = self.state(Op::SyncData)?;
         if let Some(f) = fault {
             return Err(fault_error(f));
@@ -445,6 +479,7 @@ impl FileHandle for SimFile {
     }
 
     fn sync_all(&self) -> io::Result<()> {
+        self.fs.pass_gate();
         let (mut st, fault) = self.state(Op::SyncAll)?;
         if let Some(f) = fault {
             return Err(fault_error(f));
