@@ -36,10 +36,16 @@ pub(crate) fn apply(
     if index.is_anchored() {
         let last = index.last_index();
         if first_index > last + 1 {
-            return Err(Damage::IndexGap { expected: last + 1, found: first_index });
+            return Err(Damage::IndexGap {
+                expected: last + 1,
+                found: first_index,
+            });
         }
         if first_index < index.first_index() && (body.count > 0 || first_index <= last) {
-            return Err(Damage::BelowStart { first: index.first_index(), found: first_index });
+            return Err(Damage::BelowStart {
+                first: index.first_index(),
+                found: first_index,
+            });
         }
         if first_index <= last {
             index.truncate(first_index);

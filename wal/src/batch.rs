@@ -9,7 +9,9 @@
 use prost::Message;
 
 use crate::error::{Damage, Error, Result};
-use crate::format::{self, kind, BATCH_HEADER_LEN, END_MARKER_LEN, MAX_BODY_LEN, RECORD_HEADER_LEN};
+use crate::format::{
+    self, kind, BATCH_HEADER_LEN, END_MARKER_LEN, MAX_BODY_LEN, RECORD_HEADER_LEN,
+};
 use crate::records::{ConfState, HardState, LogStart, LogState, SnapshotMarker};
 
 /// A batch of raft entries and metadata, appended atomically with [`Wal::append`](crate::Wal::append).
@@ -73,7 +75,9 @@ impl Batch {
 
     fn check_no_entries(&self, what: &str) -> Result<()> {
         if self.count > 0 || self.start.is_some() {
-            return Err(Error::InvalidBatch(format!("{what} must come first in a batch")));
+            return Err(Error::InvalidBatch(format!(
+                "{what} must come first in a batch"
+            )));
         }
         Ok(())
     }
@@ -196,7 +200,9 @@ impl Batch {
         }
         let body_len = (self.buf.len() - BATCH_HEADER_LEN) as u64;
         if body_len > MAX_BODY_LEN {
-            return Err(Error::InvalidBatch(format!("batch body of {body_len} bytes is too large")));
+            return Err(Error::InvalidBatch(format!(
+                "batch body of {body_len} bytes is too large"
+            )));
         }
         let crc = crc32fast::hash(&self.buf[BATCH_HEADER_LEN..]);
         self.buf.extend_from_slice(&[0u8; END_MARKER_LEN]);
@@ -254,7 +260,11 @@ impl<'a> Iterator for Records<'a> {
         }
         let payload = &rest[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len as usize];
         self.pos += RECORD_HEADER_LEN + padded as usize;
-        Some(Ok(Record { kind, term, payload }))
+        Some(Ok(Record {
+            kind,
+            term,
+            payload,
+        }))
     }
 }
 
@@ -282,12 +292,19 @@ fn rank(kind: u8) -> Option<u8> {
     })
 }
 
-fn decode_msg<M: Message + Default>(b: &[u8], what: &'static str) -> std::result::Result<M, Damage> {
+fn decode_msg<M: Message + Default>(
+    b: &[u8],
+    what: &'static str,
+) -> std::result::Result<M, Damage> {
     M::decode(b).map_err(|_| Damage::BadMessage(what))
 }
 
 /// Decodes and checks a body: record order, entry count, messages.
-pub(crate) fn decode_body(body: &[u8], first_index: u64, count: u32) -> std::result::Result<Body, Damage> {
+pub(crate) fn decode_body(
+    body: &[u8],
+    first_index: u64,
+    count: u32,
+) -> std::result::Result<Body, Damage> {
     let mut out = Body::default();
     let mut last_rank = 0u8;
     let mut seen = 0u32;
@@ -318,8 +335,12 @@ pub(crate) fn decode_body(body: &[u8], first_index: u64, count: u32) -> std::res
             kind::CONF_STATE if out.conf_state.is_none() => {
                 out.conf_state = Some(decode_msg(rec.payload, "conf state")?)
             }
-            kind::SNAPSHOT_MARKER => out.markers.push(decode_msg(rec.payload, "snapshot marker")?),
-            kind::STATE if out.state.is_none() => out.state = Some(decode_msg(rec.payload, "log state")?),
+            kind::SNAPSHOT_MARKER => out
+                .markers
+                .push(decode_msg(rec.payload, "snapshot marker")?),
+            kind::STATE if out.state.is_none() => {
+                out.state = Some(decode_msg(rec.payload, "log state")?)
+            }
             _ => return Err(Damage::BadBody("duplicate record")),
         }
     }

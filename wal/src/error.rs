@@ -156,11 +156,19 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { op, path: path.into(), source }
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, damage: Damage) -> Self {
-        Error::Corrupt { path: path.into(), offset, damage }
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            damage,
+        }
     }
 
     /// True if the error is a full disk (ENOSPC).

@@ -5,7 +5,9 @@
 use prost::Message;
 
 use crate::error::{Damage, Error, Result};
-use crate::format::{align8, BatchHeader, Trailer, BATCH_HEADER_LEN, FOOTER_MAGIC, GROUP_ID, TRAILER_LEN};
+use crate::format::{
+    align8, BatchHeader, Trailer, BATCH_HEADER_LEN, FOOTER_MAGIC, GROUP_ID, TRAILER_LEN,
+};
 use crate::index::SegIndex;
 use crate::records::{LogState, SegmentFooter};
 use crate::segment::Segment;
@@ -27,7 +29,12 @@ pub(crate) fn footer_reserve(stats: &SegStats, state_len: usize) -> u64 {
 }
 
 /// Builds the footer of the last segment of `idx`.
-pub(crate) fn build(seg: &SegIndex, stats: &SegStats, state: &LogState, runs: Vec<(u64, u64)>) -> SegmentFooter {
+pub(crate) fn build(
+    seg: &SegIndex,
+    stats: &SegStats,
+    state: &LogState,
+    runs: Vec<(u64, u64)>,
+) -> SegmentFooter {
     let (batch_first, batch_offset) = seg.batches().unzip();
     SegmentFooter {
         state: Some(state.clone()),
@@ -58,12 +65,20 @@ pub(crate) fn write(seg: &Segment, pos: u64, footer: &SegmentFooter) -> Result<(
     header.encode(&seg.id, &mut frame);
     frame.extend_from_slice(&body);
     if pos + frame.len() as u64 > seg.write_limit() {
-        return Err(Error::InvalidBatch(format!("footer of {} bytes does not fit", frame.len())));
+        return Err(Error::InvalidBatch(format!(
+            "footer of {} bytes does not fit",
+            frame.len()
+        )));
     }
     let io = |e| Error::io("write", &seg.path, e);
     seg.file.write_at(&frame, pos).map_err(io)?;
-    let trailer = Trailer { footer_offset: pos, footer_len: frame.len() as u64 };
-    seg.file.write_at(&trailer.encode(&seg.id), seg.size - TRAILER_LEN).map_err(io)?;
+    let trailer = Trailer {
+        footer_offset: pos,
+        footer_len: frame.len() as u64,
+    };
+    seg.file
+        .write_at(&trailer.encode(&seg.id), seg.size - TRAILER_LEN)
+        .map_err(io)?;
     Ok(())
 }
 
@@ -73,10 +88,15 @@ pub(crate) fn read(seg: &Segment) -> Result<Option<SegmentFooter>> {
         return Ok(None);
     }
     let t = seg.read(seg.size - TRAILER_LEN, TRAILER_LEN)?;
-    let Some(trailer) = Trailer::decode(&seg.id, &t) else { return Ok(None) };
+    let Some(trailer) = Trailer::decode(&seg.id, &t) else {
+        return Ok(None);
+    };
     let bad = |d| Error::corrupt(&seg.path, trailer.footer_offset, d);
     if trailer.footer_len < BATCH_HEADER_LEN as u64
-        || trailer.footer_offset.checked_add(trailer.footer_len).is_none_or(|e| e > seg.write_limit())
+        || trailer
+            .footer_offset
+            .checked_add(trailer.footer_len)
+            .is_none_or(|e| e > seg.write_limit())
     {
         return Err(bad(Damage::BadSeal));
     }
@@ -94,12 +114,15 @@ pub(crate) fn read(seg: &Segment) -> Result<Option<SegmentFooter>> {
     let body = &frame[BATCH_HEADER_LEN..];
     let computed = crc32fast::hash(body);
     if computed != h.body_crc {
-        return Err(bad(Damage::BodyChecksum { stored: h.body_crc, computed }));
+        return Err(bad(Damage::BodyChecksum {
+            stored: h.body_crc,
+            computed,
+        }));
     }
-    let f = SegmentFooter::decode(&body[..h.count as usize]).map_err(|_| bad(Damage::BadMessage("footer")))?;
+    let f = SegmentFooter::decode(&body[..h.count as usize])
+        .map_err(|_| bad(Damage::BadMessage("footer")))?;
     if f.batch_first.len() != f.batch_offset.len() || f.run_first.len() != f.run_term.len() {
         return Err(bad(Damage::BadMessage("footer arrays of unequal length")));
     }
     Ok(Some(f))
 }
-

@@ -105,7 +105,11 @@ impl SegmentId {
         if u32_at(h, 12) != SEGMENT_HEADER_LEN as u32 {
             return Err(Damage::BadHeader("unexpected header length"));
         }
-        Ok(SegmentId { seq: u64_at(h, 16), first_index: u64_at(h, 24), salt: u64_at(h, 32) })
+        Ok(SegmentId {
+            seq: u64_at(h, 16),
+            first_index: u64_at(h, 24),
+            salt: u64_at(h, 32),
+        })
     }
 
     /// The checksum of a batch, footer or trailer header, bound to this segment.
@@ -155,7 +159,8 @@ impl BatchHeader {
             return Ok(None);
         }
         let magic = u32_at(b, 0);
-        if (magic != BATCH_MAGIC && magic != FOOTER_MAGIC) || id.header_crc(&b[8..32]) != u32_at(b, 4)
+        if (magic != BATCH_MAGIC && magic != FOOTER_MAGIC)
+            || id.header_crc(&b[8..32]) != u32_at(b, 4)
         {
             return Err(Damage::BadBatchHeader);
         }
@@ -211,7 +216,10 @@ impl Trailer {
         {
             return None;
         }
-        Some(Trailer { footer_offset: u64_at(t, 8), footer_len: u64_at(t, 16) })
+        Some(Trailer {
+            footer_offset: u64_at(t, 8),
+            footer_len: u64_at(t, 16),
+        })
     }
 }
 

@@ -13,6 +13,17 @@ use std::sync::Arc;
 
 use crate::segment::Segment;
 
+/// Where a batch holding live entries is: its segment, byte offset, and live range.
+#[derive(Debug, Clone)]
+pub(crate) struct BatchLoc {
+    pub seg: Arc<Segment>,
+    pub offset: u64,
+    /// First live index of the batch (above its first index if it was partly compacted).
+    pub first: u64,
+    /// Number of live entries from `first`.
+    pub count: u64,
+}
+
 /// The live batches of one segment.
 #[derive(Debug)]
 pub(crate) struct SegIndex {
@@ -27,7 +38,12 @@ pub(crate) struct SegIndex {
 
 impl SegIndex {
     fn new(seg: Arc<Segment>) -> Self {
-        SegIndex { seg, base: 0, end: 0, batches: Vec::new() }
+        SegIndex {
+            seg,
+            base: 0,
+            end: 0,
+            batches: Vec::new(),
+        }
     }
 
     /// True if the segment holds live entries.
@@ -42,7 +58,9 @@ impl SegIndex {
 
     /// Live batches as (first live index, offset).
     pub fn batches(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.batches.iter().map(|&(rel, off)| (self.base + u64::from(rel), u64::from(off)))
+        self.batches
+            .iter()
+            .map(|&(rel, off)| (self.base + u64::from(rel), u64::from(off)))
     }
 
     fn truncate(&mut self, from: u64) {
@@ -56,7 +74,11 @@ impl SegIndex {
                 break;
             }
         }
-        self.end = if self.batches.is_empty() { self.base } else { from };
+        self.end = if self.batches.is_empty() {
+            self.base
+        } else {
+            from
+        };
     }
 
     /// Drops live entries up to `upto`, keeping a partly compacted batch with a raised start.
@@ -69,11 +91,15 @@ impl SegIndex {
             self.end = self.base;
             return;
         }
-        let keep_from = self.batches.partition_point(|&(rel, _)| self.base + u64::from(rel) <= upto);
+        let keep_from = self
+            .batches
+            .partition_point(|&(rel, _)| self.base + u64::from(rel) <= upto);
         // The batch holding `upto + 1` starts at or below it; keep it, starting at `upto + 1`.
         let first_kept = keep_from.saturating_sub(1);
-        let old: Vec<(u64, u32)> =
-            self.batches[first_kept..].iter().map(|&(r, o)| (self.base + u64::from(r), o)).collect();
+        let old: Vec<(u64, u32)> = self.batches[first_kept..]
+            .iter()
+            .map(|&(r, o)| (self.base + u64::from(r), o))
+            .collect();
         self.base = upto + 1;
         self.batches = old
             .into_iter()
@@ -97,12 +123,20 @@ pub(crate) struct LogIndex {
 impl LogIndex {
     /// An empty log that starts at index 1 (`prev` = (0, term 0)).
     pub fn new() -> Self {
-        LogIndex { segs: VecDeque::new(), terms: Vec::new(), prev: (0, Some(0)), anchored: true }
+        LogIndex {
+            segs: VecDeque::new(),
+            terms: Vec::new(),
+            prev: (0, Some(0)),
+            anchored: true,
+        }
     }
 
     /// An index whose start is not known yet: the first batch or start record anchors it.
     pub fn unanchored() -> Self {
-        LogIndex { anchored: false, ..Self::new() }
+        LogIndex {
+            anchored: false,
+            ..Self::new()
+        }
     }
 
     pub fn add_segment(&mut self, seg: Arc<Segment>) {
@@ -118,7 +152,11 @@ impl LogIndex {
     }
 
     pub fn last_index(&self) -> u64 {
-        self.segs.iter().rev().find(|s| s.has_entries()).map_or(self.prev.0, |s| s.end - 1)
+        self.segs
+            .iter()
+            .rev()
+            .find(|s| s.has_entries())
+            .map_or(self.prev.0, |s| s.end - 1)
     }
 
     pub fn prev(&self) -> (u64, Option<u64>) {
@@ -139,7 +177,11 @@ impl LogIndex {
     /// Term runs that overlap `[lo, hi)`.
     pub fn term_runs(&self, lo: u64, hi: u64) -> Vec<(u64, u64)> {
         let start = self.terms.partition_point(|r| r.0 <= lo).saturating_sub(1);
-        self.terms[start..].iter().take_while(|r| r.0 < hi).map(|&(i, t)| (i.max(lo), t)).collect()
+        self.terms[start..]
+            .iter()
+            .take_while(|r| r.0 < hi)
+            .map(|&(i, t)| (i.max(lo), t))
+            .collect()
     }
 
     /// Drops every live entry at or above `from`.
@@ -174,7 +216,10 @@ impl LogIndex {
         for s in self.segs.iter_mut() {
             s.compact(index);
         }
-        let keep = self.terms.partition_point(|r| r.0 <= index).saturating_sub(1);
+        let keep = self
+            .terms
+            .partition_point(|r| r.0 <= index)
+            .saturating_sub(1);
         self.terms.drain(..keep);
         if let Some(r) = self.terms.first_mut() {
             r.0 = r.0.max(index + 1);
@@ -225,14 +270,29 @@ impl LogIndex {
         self.anchored
     }
 
-    /// The batch holding `index`: (segment, batch offset, first live index, live count).
-    pub fn locate(&self, index: u64) -> Option<(Arc<Segment>, u64, u64, u64)> {
-        let s = self.segs.iter().rev().find(|s| s.has_entries() && s.base <= index && index < s.end)?;
-        let i = s.batches.partition_point(|&(rel, _)| s.base + u64::from(rel) <= index) - 1;
+    /// The batch holding `index`.
+    pub fn locate(&self, index: u64) -> Option<BatchLoc> {
+        let s = self
+            .segs
+            .iter()
+            .rev()
+            .find(|s| s.has_entries() && s.base <= index && index < s.end)?;
+        let i = s
+            .batches
+            .partition_point(|&(rel, _)| s.base + u64::from(rel) <= index)
+            - 1;
         let (rel, off) = s.batches[i];
         let first = s.base + u64::from(rel);
-        let next = s.batches.get(i + 1).map_or(s.end, |&(r, _)| s.base + u64::from(r));
-        Some((s.seg.clone(), u64::from(off), first, next - first))
+        let next = s
+            .batches
+            .get(i + 1)
+            .map_or(s.end, |&(r, _)| s.base + u64::from(r));
+        Some(BatchLoc {
+            seg: s.seg.clone(),
+            offset: u64::from(off),
+            first,
+            count: next - first,
+        })
     }
 
     /// Removes the oldest segment from the index (its entries must all be below what stays).
@@ -241,7 +301,10 @@ impl LogIndex {
         if front.has_entries() {
             let new_first = front.end;
             let t = self.term(new_first - 1);
-            let keep = self.terms.partition_point(|r| r.0 < new_first).saturating_sub(1);
+            let keep = self
+                .terms
+                .partition_point(|r| r.0 < new_first)
+                .saturating_sub(1);
             self.terms.drain(..keep);
             if let Some(r) = self.terms.first_mut() {
                 r.0 = r.0.max(new_first);

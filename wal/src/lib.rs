@@ -59,6 +59,8 @@ pub use error::{Damage, Error, Result};
 pub use options::{Preallocate, RecoveryMode, WalOptions};
 pub use purge::Purged;
 pub use read::{EntryData, Replay};
-pub use records::{ConfState, HardState, LogStart, LogState, SegmentFooter, SnapshotMarker, MAX_MARKERS};
+pub use records::{
+    ConfState, HardState, LogStart, LogState, SegmentFooter, SnapshotMarker, MAX_MARKERS,
+};
 pub use wal::{RecoveryReport, Wal, WalStats};
 pub use writer::Appended;

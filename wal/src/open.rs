@@ -16,14 +16,16 @@ use std::time::Instant;
 use crate::apply::apply;
 use crate::error::{Damage, Error, Result};
 use crate::footer::{self, SegStats};
-use crate::format::{self, SegmentId, LOCK_NAME, RECYCLE_SUFFIX, SEGMENT_HEADER_LEN, TMP_SUFFIX, TRAILER_LEN};
+use crate::format::{
+    self, SegmentId, LOCK_NAME, RECYCLE_SUFFIX, SEGMENT_HEADER_LEN, TMP_SUFFIX, TRAILER_LEN,
+};
 use crate::fs::{FileSystem, LockGuard};
 use crate::index::LogIndex;
 use crate::options::{RecoveryMode, WalOptions};
 use crate::records::{LogState, SegmentFooter};
 use crate::scan::{find_valid_batch, scan_batches, ScanEnd};
 use crate::segment::Segment;
-use crate::wal::{Active, Inner, Recyclable, RecoveryReport, Wal};
+use crate::wal::{Active, Inner, RecoveryReport, Recyclable, Wal};
 
 /// The directory's files, sorted out.
 struct Listing {
@@ -46,7 +48,12 @@ fn take_lock(fs: &dyn FileSystem, dir: &Path) -> Result<LockGuard> {
 
 /// Lists the directory: segments by sequence number, temporary files removed, recyclable
 /// files collected, anything else left alone and reported.
-fn list(fs: &dyn FileSystem, dir: &Path, opts: &WalOptions, report: &mut RecoveryReport) -> Result<Listing> {
+fn list(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    opts: &WalOptions,
+    report: &mut RecoveryReport,
+) -> Result<Listing> {
     let mut segments = Vec::new();
     let mut recycle = Vec::new();
     let mut removed = false;
@@ -66,7 +73,10 @@ fn list(fs: &dyn FileSystem, dir: &Path, opts: &WalOptions, report: &mut Recover
                 removed = true;
             }
         } else if name.ends_with(".wal") {
-            return Err(Error::BadDirectory { path, reason: "not a valid segment file name".into() });
+            return Err(Error::BadDirectory {
+                path,
+                reason: "not a valid segment file name".into(),
+            });
         } else if name != LOCK_NAME {
             log::warn!("stele-wal: ignoring {} (not a WAL file)", path.display());
             report.ignored_files.push(path);
@@ -83,18 +93,31 @@ fn list(fs: &dyn FileSystem, dir: &Path, opts: &WalOptions, report: &mut Recover
                 "segment sequence jumps from {:#x} to {:#x}: a segment is missing or duplicated",
                 w[0].0, w[1].0
             );
-            return Err(Error::BadDirectory { path: w[1].2.clone(), reason });
+            return Err(Error::BadDirectory {
+                path: w[1].2.clone(),
+                reason,
+            });
         }
     }
     Ok(Listing { segments, recycle })
 }
 
 /// Opens one segment file and checks its header against its name.
-fn open_segment(fs: &dyn FileSystem, seq: u64, first: u64, path: PathBuf, writable: bool) -> Result<Segment> {
+fn open_segment(
+    fs: &dyn FileSystem,
+    seq: u64,
+    first: u64,
+    path: PathBuf,
+    writable: bool,
+) -> Result<Segment> {
     let file = fs.open(&path, writable).map_err(io_err("open", &path))?;
     let size = file.len().map_err(io_err("stat", &path))?;
     if size < SEGMENT_HEADER_LEN + TRAILER_LEN {
-        return Err(Error::corrupt(&path, size, Damage::BadHeader("file shorter than a header")));
+        return Err(Error::corrupt(
+            &path,
+            size,
+            Damage::BadHeader("file shorter than a header"),
+        ));
     }
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     file.read_at(&mut h, 0).map_err(io_err("read", &path))?;
@@ -112,7 +135,11 @@ fn open_segment(fs: &dyn FileSystem, seq: u64, first: u64, path: PathBuf, writab
 }
 
 /// Rebuilds the index entries of a sealed segment from its footer.
-fn apply_footer(index: &mut LogIndex, state: &mut LogState, f: &SegmentFooter) -> std::result::Result<(), Damage> {
+fn apply_footer(
+    index: &mut LogIndex,
+    state: &mut LogState,
+    f: &SegmentFooter,
+) -> std::result::Result<(), Damage> {
     let start = f.state.as_ref().and_then(|s| s.start);
     if let (true, Some(s)) = (f.had_reset, start) {
         index.reset(s.index, s.term);
@@ -127,11 +154,20 @@ fn apply_footer(index: &mut LogIndex, state: &mut LogState, f: &SegmentFooter) -
     let n = f.batch_first.len();
     for i in 0..n {
         let first = f.batch_first[i];
-        let next = if i + 1 < n { f.batch_first[i + 1] } else { f.end_index };
-        let count = next.checked_sub(first).filter(|&c| c > 0 && c <= u64::from(u32::MAX));
+        let next = if i + 1 < n {
+            f.batch_first[i + 1]
+        } else {
+            f.end_index
+        };
+        let count = next
+            .checked_sub(first)
+            .filter(|&c| c > 0 && c <= u64::from(u32::MAX));
         let count = count.ok_or(Damage::BadMessage("footer batch ranges"))?;
         if index.is_anchored() && first != index.last_index() + 1 {
-            return Err(Damage::IndexGap { expected: index.last_index() + 1, found: first });
+            return Err(Damage::IndexGap {
+                expected: index.last_index() + 1,
+                found: first,
+            });
         }
         let runs: Vec<(u64, u64)> = runs_within(f, first, next);
         index.push(f.batch_offset[i], first, count as u32, &runs);
@@ -158,7 +194,9 @@ fn zero_from(seg: &Segment, from: u64) -> Result<()> {
     while at < seg.data_limit() {
         let len = CHUNK.min(seg.data_limit() - at);
         if seg.read(at, len)?.iter().any(|&b| b != 0) {
-            seg.file.write_at(&zeros[..len as usize], at).map_err(io_err("write", &seg.path))?;
+            seg.file
+                .write_at(&zeros[..len as usize], at)
+                .map_err(io_err("write", &seg.path))?;
         }
         at += len;
     }
@@ -175,7 +213,8 @@ fn recover_active(
 ) -> Result<Active> {
     let mut stats = SegStats::default();
     let end = scan_batches(seg, |off, h, body| {
-        apply(index, state, &mut stats, off, h.first_index, body).map_err(|d| Error::corrupt(&seg.path, off, d))
+        apply(index, state, &mut stats, off, h.first_index, body)
+            .map_err(|d| Error::corrupt(&seg.path, off, d))
     })?;
     let pos = end.offset();
     report.scanned_bytes += seg.data_limit();
@@ -184,7 +223,10 @@ fn recover_active(
             ScanEnd::Clean(_) => Damage::MissingBatch,
             ScanEnd::Damaged(_, d) => d,
         };
-        let damage = Damage::DamageBeforeValid { valid_at, first: Box::new(first) };
+        let damage = Damage::DamageBeforeValid {
+            valid_at,
+            first: Box::new(first),
+        };
         return Err(Error::corrupt(&seg.path, pos, damage));
     }
     if let ScanEnd::Damaged(at, d) = end {
@@ -198,7 +240,11 @@ fn recover_active(
         zero_from(seg, at)?;
         report.torn_tail = Some((seg.path.clone(), at));
     }
-    Ok(Active { seg: seg.clone(), pos, stats })
+    Ok(Active {
+        seg: seg.clone(),
+        pos,
+        stats,
+    })
 }
 
 impl Wal {
@@ -210,7 +256,8 @@ impl Wal {
         let t0 = Instant::now();
         let dir = dir.as_ref().to_path_buf();
         let fs = opts.fs.clone();
-        fs.create_dir_all(&dir).map_err(io_err("create_dir", &dir))?;
+        fs.create_dir_all(&dir)
+            .map_err(io_err("create_dir", &dir))?;
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             // The WAL directory's own entry must be durable before anything in it is.
             fs.sync_dir(parent).map_err(io_err("sync_dir", parent))?;
@@ -219,7 +266,11 @@ impl Wal {
         let mut report = RecoveryReport::default();
         let listing = list(&*fs, &dir, &opts, &mut report)?;
         let starts_fresh = listing.segments.first().is_none_or(|s| s.0 == 0);
-        let mut index = if starts_fresh { LogIndex::new() } else { LogIndex::unanchored() };
+        let mut index = if starts_fresh {
+            LogIndex::new()
+        } else {
+            LogIndex::unanchored()
+        };
         let mut state = LogState::default();
         let mut active = None;
         let n = listing.segments.len();
@@ -227,7 +278,10 @@ impl Wal {
             let is_last = i + 1 == n;
             let seg = Arc::new(open_segment(&*fs, seq, first, path, is_last)?);
             if i > 0 && index.last_index() + 1 != first {
-                let damage = Damage::IndexGap { expected: index.last_index() + 1, found: first };
+                let damage = Damage::IndexGap {
+                    expected: index.last_index() + 1,
+                    found: first,
+                };
                 return Err(Error::corrupt(&seg.path, 0, damage));
             }
             index.add_segment(seg.clone());
@@ -235,15 +289,26 @@ impl Wal {
             match sealed {
                 Some(f) => {
                     let at = seg.size - TRAILER_LEN;
-                    apply_footer(&mut index, &mut state, &f).map_err(|d| Error::corrupt(&seg.path, at, d))?;
+                    apply_footer(&mut index, &mut state, &f)
+                        .map_err(|d| Error::corrupt(&seg.path, at, d))?;
                     seg.mark_sealed();
                     report.sealed += 1;
                 }
                 None if !is_last => {
-                    return Err(Error::corrupt(&seg.path, seg.size - TRAILER_LEN, Damage::BadSeal));
+                    return Err(Error::corrupt(
+                        &seg.path,
+                        seg.size - TRAILER_LEN,
+                        Damage::BadSeal,
+                    ));
                 }
                 None => {
-                    active = Some(recover_active(&seg, &mut index, &mut state, opts.recovery, &mut report)?);
+                    active = Some(recover_active(
+                        &seg,
+                        &mut index,
+                        &mut state,
+                        opts.recovery,
+                        &mut report,
+                    )?);
                 }
             }
             if let Some(s) = state.start {
@@ -263,7 +328,14 @@ impl Wal {
         report.elapsed = t0.elapsed();
         let next_seq = listing.segments.last().map_or(0, |s| s.0 + 1);
         let last = index.last_index();
-        let recycle = listing.recycle.into_iter().map(|path| Recyclable { path, old: Default::default() }).collect();
+        let recycle = listing
+            .recycle
+            .into_iter()
+            .map(|path| Recyclable {
+                path,
+                old: Default::default(),
+            })
+            .collect();
         let inner = Inner {
             index,
             state,

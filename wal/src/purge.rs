@@ -48,7 +48,10 @@ impl Wal {
             };
             let done = done
                 .map_err(|e| Error::io("remove", &seg.path, e))
-                .and_then(|()| fs.sync_dir(&self.dir).map_err(|e| Error::io("sync_dir", &self.dir, e)));
+                .and_then(|()| {
+                    fs.sync_dir(&self.dir)
+                        .map_err(|e| Error::io("sync_dir", &self.dir, e))
+                });
             let mut inner = self.lock_inner();
             if let Err(err) = done {
                 self.poison(&mut inner, &err);
@@ -56,10 +59,16 @@ impl Wal {
             }
             if keep {
                 let old = std::sync::Arc::downgrade(seg);
-                inner.recycle.push(Recyclable { path: self.recycle_path(seg.id.seq), old });
+                inner.recycle.push(Recyclable {
+                    path: self.recycle_path(seg.id.seq),
+                    old,
+                });
             }
         }
         let inner = self.live()?;
-        Ok(Purged { segments: victims.len(), first_index: inner.index.first_index() })
+        Ok(Purged {
+            segments: victims.len(),
+            first_index: inner.index.first_index(),
+        })
     }
 }

@@ -3,11 +3,9 @@
 //! Every read verifies the batch's header (bound to its segment) and body checksum; sealed
 //! segments are read through a memory map, the active one with positional reads.
 
-use std::sync::Arc;
-
 use crate::batch::for_each_entry;
 use crate::error::{Error, Result};
-use crate::segment::Segment;
+use crate::index::BatchLoc;
 use crate::wal::Wal;
 
 /// An entry as stored: its index, term and `eraftpb.Entry` bytes.
@@ -36,7 +34,13 @@ impl Wal {
         let batches = self.locate_range(lo, hi)?;
         let limit = max_bytes.unwrap_or(u64::MAX);
         let (mut total, mut n) = (0u64, 0usize);
-        for (seg, off, live_first, live_count) in batches {
+        for BatchLoc {
+            seg,
+            offset: off,
+            first: live_first,
+            count: live_count,
+        } in batches
+        {
             let (header, body) = seg.read_batch(off)?;
             let (from, to) = (lo.max(live_first), hi.min(live_first + live_count));
             let mut stop = false;
@@ -68,7 +72,11 @@ impl Wal {
     pub fn entries(&self, lo: u64, hi: u64, max_bytes: Option<u64>) -> Result<Vec<EntryData>> {
         let mut out = Vec::new();
         self.read_with(lo, hi, max_bytes, |index, term, data| {
-            out.push(EntryData { index, term, data: data.to_vec() })
+            out.push(EntryData {
+                index,
+                term,
+                data: data.to_vec(),
+            })
         })?;
         Ok(out)
     }
@@ -77,18 +85,25 @@ impl Wal {
     /// truncations and resets applied: what a restart replays above the snapshot index.
     pub fn replay(&self, from: u64) -> Result<Replay<'_>> {
         let first = self.first_index()?;
-        Ok(Replay { wal: self, next: from.max(first), buf: Vec::new().into_iter() })
+        Ok(Replay {
+            wal: self,
+            next: from.max(first),
+            buf: Vec::new().into_iter(),
+        })
     }
 
-    /// (segment, batch offset, first live index, live count) of the batches covering `[lo, hi)`.
-    fn locate_range(&self, lo: u64, hi: u64) -> Result<Vec<(Arc<Segment>, u64, u64, u64)>> {
+    /// The batches covering `[lo, hi)`, in order.
+    fn locate_range(&self, lo: u64, hi: u64) -> Result<Vec<BatchLoc>> {
         let inner = self.live()?;
         let (first, last) = (inner.index.first_index(), inner.index.last_index());
         if lo < first {
             return Err(Error::Compacted { index: lo, first });
         }
         if hi > last + 1 {
-            return Err(Error::Unavailable { index: hi - 1, last });
+            return Err(Error::Unavailable {
+                index: hi - 1,
+                last,
+            });
         }
         let mut out = Vec::new();
         let mut i = lo;
@@ -96,7 +111,7 @@ impl Wal {
             let Some(loc) = inner.index.locate(i) else {
                 return Err(Error::Unavailable { index: i, last });
             };
-            i = loc.2 + loc.3;
+            i = loc.first + loc.count;
             out.push(loc);
         }
         Ok(out)

@@ -27,7 +27,14 @@ pub(crate) struct Segment {
 
 impl Segment {
     pub fn new(id: SegmentId, path: PathBuf, file: Arc<dyn FileHandle>, size: u64) -> Self {
-        Segment { id, path, file, size, sealed: AtomicBool::new(false), map: OnceLock::new() }
+        Segment {
+            id,
+            path,
+            file,
+            size,
+            sealed: AtomicBool::new(false),
+            map: OnceLock::new(),
+        }
     }
 
     /// The end of the area batches may occupy: a sealed segment keeps its last 32 bytes for
@@ -59,13 +66,19 @@ impl Segment {
         if !self.is_sealed() {
             return None;
         }
-        self.map.get_or_init(|| self.file.map().ok().flatten()).as_ref()
+        self.map
+            .get_or_init(|| self.file.map().ok().flatten())
+            .as_ref()
     }
 
     /// Reads `len` bytes at `off`, borrowed from the map when there is one.
     pub fn read(&self, off: u64, len: u64) -> Result<Cow<'_, [u8]>> {
         if off.checked_add(len).is_none_or(|end| end > self.size) {
-            return Err(Error::corrupt(&self.path, off, Damage::BatchOutOfBounds { len }));
+            return Err(Error::corrupt(
+                &self.path,
+                off,
+                Damage::BatchOutOfBounds { len },
+            ));
         }
         if let Some(m) = self.mapped() {
             if (off + len) as usize <= m.len() {
@@ -73,7 +86,9 @@ impl Segment {
             }
         }
         let mut buf = vec![0u8; len as usize];
-        self.file.read_at(&mut buf, off).map_err(|e| Error::io("read", &self.path, e))?;
+        self.file
+            .read_at(&mut buf, off)
+            .map_err(|e| Error::io("read", &self.path, e))?;
         Ok(Cow::Owned(buf))
     }
 
@@ -99,7 +114,9 @@ impl Segment {
             let rest = self.read(off, limit.saturating_sub(off))?;
             return Ok(match rest.iter().all(|&b| b == 0) {
                 true => Ok(None),
-                false => Err(Damage::BatchOutOfBounds { len: BATCH_HEADER_LEN as u64 }),
+                false => Err(Damage::BatchOutOfBounds {
+                    len: BATCH_HEADER_LEN as u64,
+                }),
             });
         }
         let head = self.read(off, BATCH_HEADER_LEN as u64)?;
@@ -114,7 +131,10 @@ impl Segment {
         let body = self.read(off + BATCH_HEADER_LEN as u64, u64::from(h.body_len))?;
         let computed = crc32fast::hash(&body);
         if computed != h.body_crc {
-            return Ok(Err(Damage::BodyChecksum { stored: h.body_crc, computed }));
+            return Ok(Err(Damage::BodyChecksum {
+                stored: h.body_crc,
+                computed,
+            }));
         }
         Ok(Ok(Some((h, body))))
     }

@@ -128,7 +128,9 @@ impl Wal {
     pub(crate) fn live(&self) -> Result<MutexGuard<'_, Inner>> {
         let inner = self.lock_inner();
         match &inner.poisoned {
-            Some(cause) => Err(Error::Poisoned { cause: cause.clone() }),
+            Some(cause) => Err(Error::Poisoned {
+                cause: cause.clone(),
+            }),
             None => Ok(inner),
         }
     }

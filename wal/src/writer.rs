@@ -19,8 +19,8 @@ use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::footer::{self, footer_reserve, SegStats};
 use crate::format::{
-    self, BatchHeader, SegmentId, BATCH_HEADER_LEN, BATCH_MAGIC, END_MARKER_LEN, GROUP_ID, RECYCLE_SUFFIX,
-    SEGMENT_HEADER_LEN, TMP_SUFFIX, TRAILER_LEN,
+    self, BatchHeader, SegmentId, BATCH_HEADER_LEN, BATCH_MAGIC, END_MARKER_LEN, GROUP_ID,
+    RECYCLE_SUFFIX, SEGMENT_HEADER_LEN, TMP_SUFFIX, TRAILER_LEN,
 };
 use crate::fs::FileHandle;
 use crate::options::Preallocate;
@@ -51,7 +51,11 @@ fn state_len(inner: &Inner, batch: &Batch) -> usize {
     use prost::Message;
     let meta = batch.hard_state.map_or(0, |h| h.encoded_len())
         + batch.conf_state.as_ref().map_or(0, |c| c.encoded_len())
-        + batch.markers.iter().map(|m| m.encoded_len() + 4).sum::<usize>();
+        + batch
+            .markers
+            .iter()
+            .map(|m| m.encoded_len() + 4)
+            .sum::<usize>();
     inner.state.encoded_len() + meta + 32
 }
 
@@ -68,7 +72,14 @@ impl Wal {
             self.cut(&mut inner, need + reserve)?;
         }
         let active = inner.active.as_mut().expect("cut leaves an active segment");
-        let header = BatchHeader { magic: BATCH_MAGIC, first_index: first, count: batch.count, body_len, body_crc, group: GROUP_ID };
+        let header = BatchHeader {
+            magic: BATCH_MAGIC,
+            first_index: first,
+            count: batch.count,
+            body_len,
+            body_crc,
+            group: GROUP_ID,
+        };
         header.encode(&active.seg.id, &mut batch.frame_mut()[..BATCH_HEADER_LEN]);
         let (seg, offset) = (active.seg.clone(), active.pos);
         if let Err(e) = seg.file.write_at(batch.frame_mut(), offset) {
@@ -80,7 +91,14 @@ impl Wal {
         let active = inner_ref.active.as_mut().expect("active");
         active.pos += need - END_MARKER_LEN as u64;
         let body = body_of(&batch);
-        let applied = apply(&mut inner_ref.index, &mut inner_ref.state, &mut active.stats, offset, first, body);
+        let applied = apply(
+            &mut inner_ref.index,
+            &mut inner_ref.state,
+            &mut active.stats,
+            offset,
+            first,
+            body,
+        );
         if let Err(d) = applied {
             // Unreachable after `check`; if it ever happens the log and the index disagree.
             let err = Error::corrupt(&seg.path, offset, d);
@@ -94,7 +112,11 @@ impl Wal {
         if sync {
             self.wait_durable(inner, ticket)?;
         }
-        Ok(Appended { first_index, last_index, durable: sync })
+        Ok(Appended {
+            first_index,
+            last_index,
+            durable: sync,
+        })
     }
 
     /// Makes everything appended so far durable; returns the last index of the log as of the
@@ -106,14 +128,23 @@ impl Wal {
     }
 
     fn fits(&self, inner: &Inner, need: u64) -> bool {
-        inner.active.as_ref().is_some_and(|a| a.pos + need + END_MARKER_LEN as u64 <= a.seg.write_limit())
+        inner
+            .active
+            .as_ref()
+            .is_some_and(|a| a.pos + need + END_MARKER_LEN as u64 <= a.seg.write_limit())
     }
 
     /// Group commit: waits until batch `ticket` is durable, syncing if nobody else is.
-    fn wait_durable<'a>(&'a self, mut inner: std::sync::MutexGuard<'a, Inner>, ticket: u64) -> Result<u64> {
+    fn wait_durable<'a>(
+        &'a self,
+        mut inner: std::sync::MutexGuard<'a, Inner>,
+        ticket: u64,
+    ) -> Result<u64> {
         loop {
             if let Some(cause) = &inner.poisoned {
-                return Err(Error::Poisoned { cause: cause.clone() });
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
             }
             if inner.synced >= ticket {
                 return Ok(inner.durable_last);
@@ -166,34 +197,69 @@ impl Wal {
         let final_path = self.dir.join(format::segment_name(seq, first));
         let result = self.seal_active(inner).and_then(|()| {
             let fs = &self.opts.fs;
-            fs.rename(&prepared.path, &final_path).map_err(|e| Error::io("rename", &prepared.path, e))?;
-            fs.sync_dir(&self.dir).map_err(|e| Error::io("sync_dir", &self.dir, e))
+            fs.rename(&prepared.path, &final_path)
+                .map_err(|e| Error::io("rename", &prepared.path, e))?;
+            fs.sync_dir(&self.dir)
+                .map_err(|e| Error::io("sync_dir", &self.dir, e))
         });
         if let Err(err) = result {
             self.poison(inner, &err);
             return Err(err);
         }
-        let seg = Arc::new(Segment::new(prepared.id, final_path, prepared.file, prepared.size));
+        let seg = Arc::new(Segment::new(
+            prepared.id,
+            final_path,
+            prepared.file,
+            prepared.size,
+        ));
         log::info!("stele-wal: started segment {}", seg.path.display());
         inner.index.add_segment(seg.clone());
-        inner.active = Some(Active { seg, pos: prepared.pos, stats: SegStats::default() });
+        inner.active = Some(Active {
+            seg,
+            pos: prepared.pos,
+            stats: SegStats::default(),
+        });
         inner.next_seq += 1;
         Ok(())
     }
 
     /// Writes a new segment's header and head batch into a fresh or recycled file and syncs it.
     /// On failure the partial file is removed (best effort) and the log is untouched.
-    fn prepare(&self, inner: &mut Inner, seq: u64, first: u64, size: u64, mut head: Batch) -> Result<Prepared> {
-        let id = SegmentId { seq, first_index: first, salt: self.new_salt(seq) };
+    fn prepare(
+        &self,
+        inner: &mut Inner,
+        seq: u64,
+        first: u64,
+        size: u64,
+        mut head: Batch,
+    ) -> Result<Prepared> {
+        let id = SegmentId {
+            seq,
+            first_index: first,
+            salt: self.new_salt(seq),
+        };
         let (body_len, body_crc) = head.finish()?;
-        let h = BatchHeader { magic: BATCH_MAGIC, first_index: first, count: 0, body_len, body_crc, group: GROUP_ID };
+        let h = BatchHeader {
+            magic: BATCH_MAGIC,
+            first_index: first,
+            count: 0,
+            body_len,
+            body_crc,
+            group: GROUP_ID,
+        };
         h.encode(&id, &mut head.frame_mut()[..BATCH_HEADER_LEN]);
         let (path, file, size) = match self.take_recyclable(inner, size) {
             Some(r) => r,
             None => {
-                let tmp = self.dir.join(format!("{}{TMP_SUFFIX}", format::segment_name(seq, first)));
+                let tmp = self
+                    .dir
+                    .join(format!("{}{TMP_SUFFIX}", format::segment_name(seq, first)));
                 let _ = self.opts.fs.remove(&tmp);
-                let file = self.opts.fs.create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+                let file = self
+                    .opts
+                    .fs
+                    .create(&tmp)
+                    .map_err(|e| Error::io("create", &tmp, e))?;
                 if let Err(e) = self.preallocate(&*file, size) {
                     let _ = self.opts.fs.remove(&tmp);
                     return Err(Error::io("preallocate", &tmp, e));
@@ -209,7 +275,13 @@ impl Wal {
             return Err(Error::io("write", &path, e));
         }
         let pos = SEGMENT_HEADER_LEN + head.frame_len() - END_MARKER_LEN as u64;
-        Ok(Prepared { id, path, file, size, pos })
+        Ok(Prepared {
+            id,
+            path,
+            file,
+            size,
+            pos,
+        })
     }
 
     fn preallocate(&self, file: &dyn FileHandle, size: u64) -> std::io::Result<()> {
@@ -230,10 +302,21 @@ impl Wal {
     }
 
     /// A recycled file of at least `size` bytes that no reader still holds.
-    fn take_recyclable(&self, inner: &mut Inner, size: u64) -> Option<(std::path::PathBuf, Arc<dyn FileHandle>, u64)> {
-        let pos = inner.recycle.iter().position(|r| r.old.strong_count() == 0)?;
+    fn take_recyclable(
+        &self,
+        inner: &mut Inner,
+        size: u64,
+    ) -> Option<(std::path::PathBuf, Arc<dyn FileHandle>, u64)> {
+        let pos = inner
+            .recycle
+            .iter()
+            .position(|r| r.old.strong_count() == 0)?;
         let r = inner.recycle.remove(pos);
-        let opened = self.opts.fs.open(&r.path, true).and_then(|f| Ok((f.len()?, f)));
+        let opened = self
+            .opts
+            .fs
+            .open(&r.path, true)
+            .and_then(|f| Ok((f.len()?, f)));
         match opened {
             Ok((len, f)) if len >= size => Some((r.path, f, len)),
             _ => {
@@ -245,7 +328,9 @@ impl Wal {
 
     /// Writes the footer and trailer of the active segment and syncs it.
     fn seal_active(&self, inner: &mut Inner) -> Result<()> {
-        let Some(active) = inner.active.take() else { return Ok(()) };
+        let Some(active) = inner.active.take() else {
+            return Ok(());
+        };
         let segs = inner.index.segments();
         let seg_idx = segs.back().expect("the active segment is indexed last");
         let runs = if seg_idx.has_entries() {
@@ -256,7 +341,11 @@ impl Wal {
         };
         let f = footer::build(seg_idx, &active.stats, &inner.state, runs);
         footer::write(&active.seg, active.pos, &f)?;
-        active.seg.file.sync_data().map_err(|e| Error::io("fdatasync", &active.seg.path, e))?;
+        active
+            .seg
+            .file
+            .sync_data()
+            .map_err(|e| Error::io("fdatasync", &active.seg.path, e))?;
         active.seg.mark_sealed();
         inner.syncs += 1;
         inner.synced = inner.written;
@@ -273,7 +362,11 @@ impl Wal {
 
 /// The active segment's footer statistics if `batch` were added.
 fn stats_after(inner: &Inner, batch: &Batch) -> SegStats {
-    let mut s = inner.active.as_ref().map(|a| a.stats.clone()).unwrap_or_default();
+    let mut s = inner
+        .active
+        .as_ref()
+        .map(|a| a.stats.clone())
+        .unwrap_or_default();
     s.batches += 1;
     s.runs += batch.term_runs.len() as u64 + 1;
     s

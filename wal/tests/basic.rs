@@ -6,7 +6,12 @@ use stele_wal::fs::sim::SimFs;
 use stele_wal::{Batch, Error, HardState, Wal, WalOptions};
 
 fn opts(fs: &SimFs) -> WalOptions {
-    WalOptions { segment_size: 8 << 10, fs: std::sync::Arc::new(fs.clone()), salt_seed: None, ..WalOptions::default() }
+    WalOptions {
+        segment_size: 8 << 10,
+        fs: std::sync::Arc::new(fs.clone()),
+        salt_seed: None,
+        ..WalOptions::default()
+    }
 }
 
 fn entry(i: u64, t: u64) -> Vec<u8> {
@@ -22,7 +27,11 @@ fn append(wal: &Wal, lo: u64, hi: u64, term: u64, sync: bool) {
 }
 
 fn all(wal: &Wal) -> Vec<(u64, u64)> {
-    wal.replay(0).unwrap().map(|e| e.unwrap()).map(|e| (e.index, e.term)).collect()
+    wal.replay(0)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| (e.index, e.term))
+        .collect()
 }
 
 #[test]
@@ -34,15 +43,30 @@ fn round_trip_across_cuts_and_reopen() {
         append(&wal, i * 3 + 1, i * 3 + 4, 1 + i / 50, i % 7 == 0);
     }
     let mut hs = Batch::new();
-    hs.set_hard_state(HardState { term: 4, vote: 2, commit: 300 });
+    hs.set_hard_state(HardState {
+        term: 4,
+        vote: 2,
+        commit: 300,
+    });
     wal.append(hs, true).unwrap();
     let before = all(&wal);
     assert_eq!(before.len(), 600);
-    assert!(wal.stats().segments > 3, "expected several cuts, got {:?}", wal.stats());
+    assert!(
+        wal.stats().segments > 3,
+        "expected several cuts, got {:?}",
+        wal.stats()
+    );
     drop(wal);
     let wal = Wal::open(dir, opts(&fs)).unwrap();
     assert_eq!(all(&wal), before);
-    assert_eq!(wal.state().unwrap().hard_state, Some(HardState { term: 4, vote: 2, commit: 300 }));
+    assert_eq!(
+        wal.state().unwrap().hard_state,
+        Some(HardState {
+            term: 4,
+            vote: 2,
+            commit: 300
+        })
+    );
     assert!(wal.recovery().sealed > 2);
     let e = wal.entries(100, 103, None).unwrap();
     assert_eq!(e[0].data, entry(100, 1));
@@ -79,7 +103,10 @@ fn overwrite_reset_and_compact_survive_reopen() {
     let wal = Wal::open(dir, opts(&fs)).unwrap();
     assert_eq!(all(&wal), vec![(1001, 7)]);
     assert_eq!(wal.term(1000).unwrap(), 7);
-    assert!(matches!(wal.entries(5, 6, None), Err(Error::Compacted { .. })));
+    assert!(matches!(
+        wal.entries(5, 6, None),
+        Err(Error::Compacted { .. })
+    ));
 }
 
 #[test]
@@ -102,15 +129,24 @@ fn purge_keeps_the_segment_holding_the_index() {
     assert_eq!(wal.last_index().unwrap(), 400);
     // No compaction record was written, so after a restart the term before the first entry is
     // not known to the WAL (the storage layer answers it from its snapshot).
-    assert!(matches!(wal.term(p.first_index - 1), Err(Error::Compacted { .. })));
+    assert!(matches!(
+        wal.term(p.first_index - 1),
+        Err(Error::Compacted { .. })
+    ));
 }
 
 #[test]
 fn second_open_is_locked() {
     let dir = tempfile::tempdir().unwrap();
-    let o = WalOptions { segment_size: 64 << 10, ..WalOptions::default() };
+    let o = WalOptions {
+        segment_size: 64 << 10,
+        ..WalOptions::default()
+    };
     let wal = Wal::open(dir.path(), o.clone()).unwrap();
-    assert!(matches!(Wal::open(dir.path(), o.clone()), Err(Error::Locked { .. })));
+    assert!(matches!(
+        Wal::open(dir.path(), o.clone()),
+        Err(Error::Locked { .. })
+    ));
     drop(wal);
     Wal::open(dir.path(), o).unwrap();
 }
@@ -118,7 +154,10 @@ fn second_open_is_locked() {
 #[test]
 fn real_fs_round_trip_with_mmap_reads() {
     let dir = tempfile::tempdir().unwrap();
-    let o = WalOptions { segment_size: 64 << 10, ..WalOptions::default() };
+    let o = WalOptions {
+        segment_size: 64 << 10,
+        ..WalOptions::default()
+    };
     let wal = Wal::open(dir.path(), o.clone()).unwrap();
     for i in 1..=500u64 {
         append(&wal, i, i + 1, 1, i % 100 == 0);

@@ -18,7 +18,14 @@ const SEG: u64 = 4 << 10;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Append { lo: u64, n: u64, term: u64, len: usize, sync: bool, hs: Option<HardState> },
+    Append {
+        lo: u64,
+        n: u64,
+        term: u64,
+        len: usize,
+        sync: bool,
+        hs: Option<HardState>,
+    },
     Purge(u64),
     Sync,
 }
@@ -28,17 +35,46 @@ fn workload() -> Vec<Op> {
     let mut next: u64 = 1;
     for i in 0..40u64 {
         let n = 1 + i % 3;
-        let hs = (i % 5 == 0).then_some(HardState { term: 1, vote: 1, commit: next.saturating_sub(1) });
-        ops.push(Op::Append { lo: next, n, term: 1, len: 60 + (i as usize * 37) % 200, sync: i % 3 != 1, hs });
+        let hs = (i % 5 == 0).then_some(HardState {
+            term: 1,
+            vote: 1,
+            commit: next.saturating_sub(1),
+        });
+        ops.push(Op::Append {
+            lo: next,
+            n,
+            term: 1,
+            len: 60 + (i as usize * 37) % 200,
+            sync: i % 3 != 1,
+            hs,
+        });
         next += n;
     }
     // A new leader overwrites the last five entries.
     next -= 5;
-    ops.push(Op::Append { lo: next, n: 2, term: 2, len: 90, sync: true, hs: Some(HardState { term: 2, vote: 3, commit: 20 }) });
+    ops.push(Op::Append {
+        lo: next,
+        n: 2,
+        term: 2,
+        len: 90,
+        sync: true,
+        hs: Some(HardState {
+            term: 2,
+            vote: 3,
+            commit: 20,
+        }),
+    });
     next += 2;
     ops.push(Op::Purge(30));
     for i in 0..12u64 {
-        ops.push(Op::Append { lo: next, n: 2, term: 2, len: 150, sync: i % 4 == 3, hs: None });
+        ops.push(Op::Append {
+            lo: next,
+            n: 2,
+            term: 2,
+            len: 150,
+            sync: i % 4 == 3,
+            hs: None,
+        });
         next += 2;
     }
     ops.push(Op::Sync);
@@ -51,27 +87,33 @@ fn run(fs: &SimFs) -> Vec<(Model, u64)> {
     let mut model = Model::default();
     let mut first = 1;
     let mut candidates = vec![(model.clone(), first)];
-    let Ok(wal) = open(fs, SEG) else { return candidates };
+    let Ok(wal) = open(fs, SEG) else {
+        return candidates;
+    };
     for op in workload() {
         let result = match &op {
-            Op::Append { lo, n, term, len, sync, hs } => {
+            Op::Append {
+                lo,
+                n,
+                term,
+                len,
+                sync,
+                hs,
+            } => {
                 let (b, ents) = batch(*lo, *n, *term, *len, *hs);
                 model.append(*lo, &ents, *hs);
                 candidates.push((model.clone(), first));
                 wal.append(b, *sync).map(|_| *sync)
             }
-            Op::Purge(below) => match {
+            Op::Purge(below) => {
                 // While the purge runs, any prefix of segments below `below` may be gone.
                 candidates.push((model.clone(), *below));
-                wal.purge(*below)
-            } {
-                Ok(p) => {
+                wal.purge(*below).map(|p| {
                     first = p.first_index;
                     candidates.push((model.clone(), first));
-                    Ok(false)
-                }
-                Err(e) => Err(e),
-            },
+                    false
+                })
+            }
             Op::Sync => wal.sync().map(|_| true),
         };
         match result {
@@ -93,16 +135,23 @@ fn check_crash_states(mode_for: impl Fn(u64) -> CrashMode) -> u64 {
         fs.crash_at(n);
         let candidates = run(&fs);
         fs.crash(mode_for(n));
-        let wal = open(&fs, SEG).unwrap_or_else(|e| panic!("crash at step {n}: reopen failed: {e}"));
-        let ok = candidates.iter().any(|(m, first)| m.matches(&wal, *first).is_ok());
+        let wal =
+            open(&fs, SEG).unwrap_or_else(|e| panic!("crash at step {n}: reopen failed: {e}"));
+        let ok = candidates
+            .iter()
+            .any(|(m, first)| m.matches(&wal, *first).is_ok());
         if !ok {
-            let why: Vec<String> = candidates.iter().map(|(m, f)| m.matches(&wal, *f).unwrap_err()).collect();
+            let why: Vec<String> = candidates
+                .iter()
+                .map(|(m, f)| m.matches(&wal, *f).unwrap_err())
+                .collect();
             panic!("crash at step {n}: recovered log matches no allowed state: {why:?}");
         }
         // The recovered log must also take new writes.
         let last = wal.last_index().unwrap();
         let (b, _) = batch(last + 1, 1, 9, 10, None);
-        wal.append(b, true).unwrap_or_else(|e| panic!("crash at step {n}: append after recovery: {e}"));
+        wal.append(b, true)
+            .unwrap_or_else(|e| panic!("crash at step {n}: append after recovery: {e}"));
     }
     total
 }
@@ -117,7 +166,9 @@ fn crash_at_every_step_drop_unsynced() {
 fn crash_at_every_step_torn_prefixes() {
     let mut states = 0;
     for seed in [1u64, 7, 42] {
-        states += check_crash_states(|n| CrashMode::KeepPrefix { seed: seed.wrapping_mul(1_000_003) ^ n });
+        states += check_crash_states(|n| CrashMode::KeepPrefix {
+            seed: seed.wrapping_mul(1_000_003) ^ n,
+        });
     }
     println!("checked {states} crash states (random torn prefixes of unsynced writes kept)");
 }

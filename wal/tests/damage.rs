@@ -20,7 +20,11 @@ fn small_log(batches: u64) -> (SimFs, Vec<Model>, Vec<PathBuf>) {
     let mut model = Model::default();
     let mut models = vec![model.clone()];
     for i in 0..batches {
-        let hs = Some(HardState { term: 1, vote: 1, commit: i * 2 });
+        let hs = Some(HardState {
+            term: 1,
+            vote: 1,
+            commit: i * 2,
+        });
         let (b, ents) = batch(i * 2 + 1, 2, 1, 40, hs);
         model.append(i * 2 + 1, &ents, hs);
         wal.append(b, true).unwrap();
@@ -34,8 +38,13 @@ fn small_log(batches: u64) -> (SimFs, Vec<Model>, Vec<PathBuf>) {
 
 fn wal_files(fs: &SimFs) -> Vec<PathBuf> {
     use stele_wal::fs::FileSystem;
-    let mut v: Vec<PathBuf> =
-        fs.list(Path::new("/w")).unwrap().into_iter().filter(|n| n.ends_with(".wal")).map(|n| Path::new("/w").join(n)).collect();
+    let mut v: Vec<PathBuf> = fs
+        .list(Path::new("/w"))
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".wal"))
+        .map(|n| Path::new("/w").join(n))
+        .collect();
     v.sort();
     v
 }
@@ -57,7 +66,13 @@ fn last_batch_range(bytes: &[u8]) -> (usize, usize) {
 }
 
 fn strict(fs: &SimFs) -> stele_wal::Result<Wal> {
-    Wal::open("/w", stele_wal::WalOptions { recovery: RecoveryMode::AbsoluteConsistency, ..sim_opts(fs, SEG) })
+    Wal::open(
+        "/w",
+        stele_wal::WalOptions {
+            recovery: RecoveryMode::AbsoluteConsistency,
+            ..sim_opts(fs, SEG)
+        },
+    )
 }
 
 #[test]
@@ -82,15 +97,26 @@ fn last_batch_cut_at_every_byte() {
             fs.write_file(&last, &damaged);
             let strict_result = strict(&fs);
             if cut > start {
-                let Err(err) = strict_result else { panic!("cut at {cut} (zero_rest {zero_rest}, batch {start}..{end}): strict mode must refuse a torn tail") };
-                assert!(matches!(err, Error::Corrupt { ref path, .. } if *path == last), "{err}");
+                let Err(err) = strict_result else {
+                    panic!("cut at {cut} (zero_rest {zero_rest}, batch {start}..{end}): strict mode must refuse a torn tail")
+                };
+                assert!(
+                    matches!(err, Error::Corrupt { ref path, .. } if *path == last),
+                    "{err}"
+                );
             } else {
                 drop(strict_result);
             }
             let wal = open(&fs, SEG).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
             let model = &models[models.len() - 2];
-            model.matches(&wal, 1).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
-            assert_eq!(wal.recovery().torn_tail.is_some(), cut > start, "cut at {cut}");
+            model
+                .matches(&wal, 1)
+                .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            assert_eq!(
+                wal.recovery().torn_tail.is_some(),
+                cut > start,
+                "cut at {cut}"
+            );
             drop(wal);
             cases += 1;
         }
@@ -121,12 +147,21 @@ fn every_single_bit_flip_is_detected() {
                         assert_eq!(&path, file, "error names another file");
                         errors += 1;
                     }
-                    Err(e) => panic!("flip {byte}.{bit} of {}: unexpected error {e}", file.display()),
+                    Err(e) => panic!(
+                        "flip {byte}.{bit} of {}: unexpected error {e}",
+                        file.display()
+                    ),
                     Ok(wal) if full.matches(&wal, 1).is_ok() => unchanged += 1,
                     Ok(wal) => {
                         let last_file = file == files.last().unwrap();
-                        let ok = last_file && wal.recovery().torn_tail.is_some() && without_last.matches(&wal, 1).is_ok();
-                        assert!(ok, "flip {byte}.{bit} of {} changed the data", file.display());
+                        let ok = last_file
+                            && wal.recovery().torn_tail.is_some()
+                            && without_last.matches(&wal, 1).is_ok();
+                        assert!(
+                            ok,
+                            "flip {byte}.{bit} of {} changed the data",
+                            file.display()
+                        );
                         torn += 1;
                     }
                 }
@@ -138,4 +173,3 @@ fn every_single_bit_flip_is_detected() {
     println!("bit flips: {errors} errors, {torn} torn-tail truncations, {unchanged} harmless (unused space)");
     assert!(errors > 0 && torn > 0);
 }
-

@@ -24,7 +24,10 @@ fn assert_poisoned(wal: &Wal) {
     let (b, _) = batch(wal_last(wal) + 1, 1, 1, 10, None);
     assert!(matches!(wal.append(b, false), Err(Error::Poisoned { .. })));
     assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
-    assert!(matches!(wal.entries(1, 2, None), Err(Error::Poisoned { .. })));
+    assert!(matches!(
+        wal.entries(1, 2, None),
+        Err(Error::Poisoned { .. })
+    ));
     assert!(matches!(wal.last_index(), Err(Error::Poisoned { .. })));
     assert!(matches!(wal.purge(1), Err(Error::Poisoned { .. })));
 }
@@ -42,7 +45,16 @@ fn failed_fdatasync_poisons_and_loses_nothing_acknowledged() {
     fs.fail(Op::SyncData, 0, Fault::Eio);
     let (b, _) = batch(10, 1, 1, 100, None);
     let err = wal.append(b, true).unwrap_err();
-    assert!(matches!(err, Error::Io { op: "fdatasync", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Io {
+                op: "fdatasync",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_poisoned(&wal);
     drop(wal);
     fs.crash(CrashMode::DropUnsynced);
@@ -60,12 +72,19 @@ fn failed_and_short_writes_poison_and_recover_as_torn_tail() {
         fs.fail(Op::Write, 0, fault);
         let (b, _) = batch(5, 1, 1, 100, None);
         let err = wal.append(b, true).unwrap_err();
-        assert!(matches!(err, Error::Io { op: "write", .. }), "{fault:?}: {err}");
+        assert!(
+            matches!(err, Error::Io { op: "write", .. }),
+            "{fault:?}: {err}"
+        );
         assert_poisoned(&wal);
         drop(wal);
         let wal = open(&fs, SEG).unwrap();
         model.matches(&wal, 1).unwrap();
-        assert_eq!(wal.recovery().torn_tail.is_some(), fault == Fault::ShortWrite, "{fault:?}");
+        assert_eq!(
+            wal.recovery().torn_tail.is_some(),
+            fault == Fault::ShortWrite,
+            "{fault:?}"
+        );
     }
 }
 
@@ -153,14 +172,16 @@ fn concurrent_synced_appends_share_one_fdatasync() {
             let (b, _) = batch(*n, 1, 1, 100, None);
             *n += 1;
             // Written in index order under `next`; the sync wait happens after it is released.
-            let appended = wal.append_unsynced_then_sync(b, n);
-            appended
+            wal.append_unsynced_then_sync(b, n)
         }));
     }
     // Wait (bounded by the threads' own progress) until one sync is held and all have written.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while fs.held_syncs() < 1 || wal.last_index().unwrap() < THREADS + 1 {
-        assert!(std::time::Instant::now() < deadline, "threads did not line up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "threads did not line up"
+        );
         std::thread::yield_now();
     }
     fs.hold_syncs(false);
@@ -169,7 +190,10 @@ fn concurrent_synced_appends_share_one_fdatasync() {
     }
     let syncs = wal.stats().syncs - syncs_before;
     println!("{THREADS} synced appends took {syncs} fdatasync calls");
-    assert!(syncs <= 2, "{THREADS} concurrent synced appends used {syncs} fdatasyncs");
+    assert!(
+        syncs <= 2,
+        "{THREADS} concurrent synced appends used {syncs} fdatasyncs"
+    );
 }
 
 trait AppendThenSync {
@@ -207,7 +231,11 @@ fn concurrent_synced_metadata_appends_share_one_fdatasync() {
             let wal = wal.clone();
             std::thread::spawn(move || {
                 let mut b = stele_wal::Batch::new();
-                b.set_hard_state(stele_wal::HardState { term: 1, vote: t, commit: 1 });
+                b.set_hard_state(stele_wal::HardState {
+                    term: 1,
+                    vote: t,
+                    commit: 1,
+                });
                 wal.append(b, true)
             })
         })
@@ -215,7 +243,10 @@ fn concurrent_synced_metadata_appends_share_one_fdatasync() {
     // One append is syncing (held); the other seven have written and wait behind it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while fs.held_syncs() < 1 || wal.stats().appends < appends_before + THREADS {
-        assert!(std::time::Instant::now() < deadline, "threads did not line up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "threads did not line up"
+        );
         std::thread::yield_now();
     }
     fs.hold_syncs(false);

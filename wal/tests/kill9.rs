@@ -16,7 +16,10 @@ const ROUNDS: u64 = 12;
 const ENV: &str = "STELE_KILL9_CHILD";
 
 fn opts() -> WalOptions {
-    WalOptions { segment_size: 256 << 10, ..WalOptions::default() }
+    WalOptions {
+        segment_size: 256 << 10,
+        ..WalOptions::default()
+    }
 }
 
 fn payload(index: u64) -> Vec<u8> {
@@ -28,7 +31,9 @@ fn payload(index: u64) -> Vec<u8> {
 /// The child: appends forever (until killed), printing `ack N` after each synced batch.
 #[test]
 fn child_writer() {
-    let Some(dir) = std::env::var_os(ENV) else { return };
+    let Some(dir) = std::env::var_os(ENV) else {
+        return;
+    };
     let wal = Wal::open(&dir, opts()).expect("child open");
     let mut next = wal.last_index().unwrap() + 1;
     let mut out = std::io::stdout().lock();
@@ -73,7 +78,13 @@ fn kill_9_loses_no_acknowledged_entry() {
     let mut acked_total = 0u64;
     for (round, r) in delays(0x5eed).take(ROUNDS as usize).enumerate() {
         let mut child = Command::new(&exe)
-            .args(["--exact", "child_writer", "--nocapture", "--test-threads", "1"])
+            .args([
+                "--exact",
+                "child_writer",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
             .env(ENV, dir.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -83,13 +94,18 @@ fn kill_9_loses_no_acknowledged_entry() {
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(n) = line.strip_prefix("ack ").and_then(|n| n.parse::<u64>().ok()) {
+                if let Some(n) = line
+                    .strip_prefix("ack ")
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
                     let _ = tx.send(n);
                 }
             }
         });
         // Wait for a first acknowledgement, then let it run a pseudo-random while.
-        let first = rx.recv_timeout(Duration::from_secs(30)).expect("child acknowledged nothing");
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("child acknowledged nothing");
         std::thread::sleep(Duration::from_millis(5 + r % 200));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
@@ -97,11 +113,19 @@ fn kill_9_loses_no_acknowledged_entry() {
         let acked = rx.try_iter().fold(first, u64::max);
         let wal = Wal::open(dir.path(), opts()).expect("reopen after kill -9");
         let last = wal.last_index().unwrap();
-        assert!(last >= acked, "round {round}: acknowledged {acked}, recovered only up to {last}");
+        assert!(
+            last >= acked,
+            "round {round}: acknowledged {acked}, recovered only up to {last}"
+        );
         let first_index = wal.first_index().unwrap();
         let lo = first_index.max(acked.saturating_sub(300));
         for e in wal.entries(lo, acked + 1, None).unwrap() {
-            assert_eq!(e.data, payload(e.index), "round {round}: entry {} differs", e.index);
+            assert_eq!(
+                e.data,
+                payload(e.index),
+                "round {round}: entry {} differs",
+                e.index
+            );
         }
         acked_total = acked;
         drop(wal);

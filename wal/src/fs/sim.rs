@@ -140,7 +140,10 @@ pub struct SimFs {
 }
 
 fn errno(code: i32, what: &str) -> io::Error {
-    io::Error::new(io::Error::from_raw_os_error(code).kind(), format!("simfs: {what}"))
+    io::Error::new(
+        io::Error::from_raw_os_error(code).kind(),
+        format!("simfs: {what}"),
+    )
 }
 
 fn crashed_error() -> io::Error {
@@ -224,12 +227,18 @@ impl State {
     }
 
     fn dir(&mut self, dir: &Path) -> io::Result<&mut Dir> {
-        self.dirs.get_mut(dir).ok_or_else(|| errno(2, "no such directory"))
+        self.dirs
+            .get_mut(dir)
+            .ok_or_else(|| errno(2, "no such directory"))
     }
 
     fn lookup(&mut self, path: &Path) -> io::Result<usize> {
         let (dir, name) = split(path)?;
-        self.dir(&dir)?.current.get(&name).copied().ok_or_else(|| errno(2, "no such file"))
+        self.dir(&dir)?
+            .current
+            .get(&name)
+            .copied()
+            .ok_or_else(|| errno(2, "no such file"))
     }
 
     fn used(&self) -> u64 {
@@ -247,7 +256,9 @@ impl State {
 
     /// ENOSPC if growing inode `ino` to `new_len` would pass the capacity.
     fn check_space(&self, ino: usize, new_len: u64) -> io::Result<()> {
-        let Some(cap) = self.capacity else { return Ok(()) };
+        let Some(cap) = self.capacity else {
+            return Ok(());
+        };
         let old = self.inodes[ino].data.len() as u64;
         if new_len > old && self.used() + (new_len - old) > cap {
             return Err(io::Error::from_raw_os_error(28));
@@ -386,7 +397,9 @@ impl SimFs {
     /// tests that damage files "on disk".
     pub fn write_file(&self, path: &Path, data: &[u8]) {
         let mut st = self.lock_state();
-        let ino = st.lookup(path).expect("simfs: write_file of a missing file");
+        let ino = st
+            .lookup(path)
+            .expect("simfs: write_file of a missing file");
         let inode = &mut st.inodes[ino];
         inode.data = data.to_vec();
         inode.durable = data.to_vec();
@@ -404,7 +417,12 @@ impl SimFs {
 
     fn handle(&self, ino: usize, writable: bool) -> Arc<dyn FileHandle> {
         let generation = self.lock_state().generation;
-        Arc::new(SimFile { fs: self.clone(), ino, writable, generation })
+        Arc::new(SimFile {
+            fs: self.clone(),
+            ino,
+            writable,
+            generation,
+        })
     }
 }
 
@@ -444,7 +462,10 @@ impl FileHandle for SimFile {
         let data = &st.inodes[self.ino].data;
         let end = offset as usize + buf.len();
         if end > data.len() {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "simfs: read past end"));
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "simfs: read past end",
+            ));
         }
         buf.copy_from_slice(&data[offset as usize..end]);
         Ok(())
@@ -569,7 +590,10 @@ impl FileSystem for SimFs {
             return Err(errno(18, "rename across directories"));
         }
         let d = st.dir(&dir)?;
-        let ino = d.current.remove(&from_name).ok_or_else(|| errno(2, "no such file"))?;
+        let ino = d
+            .current
+            .remove(&from_name)
+            .ok_or_else(|| errno(2, "no such file"))?;
         d.current.insert(to_name.clone(), ino);
         d.pending.push(DirOp::Rename(from_name, to_name, ino));
         Ok(())
@@ -579,7 +603,9 @@ impl FileSystem for SimFs {
         let mut st = self.fs_step(Op::Remove)?;
         let (dir, name) = split(path)?;
         let d = st.dir(&dir)?;
-        d.current.remove(&name).ok_or_else(|| errno(2, "no such file"))?;
+        d.current
+            .remove(&name)
+            .ok_or_else(|| errno(2, "no such file"))?;
         d.pending.push(DirOp::Unlink(name));
         Ok(())
     }
@@ -615,10 +641,17 @@ impl FileSystem for SimFs {
     fn lock(&self, path: &Path) -> io::Result<LockGuard> {
         let mut st = self.fs_step(Op::Lock)?;
         if !st.locks.insert(path.to_path_buf()) {
-            return Err(io::Error::new(io::ErrorKind::WouldBlock, "simfs: lock is held"));
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "simfs: lock is held",
+            ));
         }
         let generation = st.generation;
-        Ok(LockGuard::new(Box::new(SimLock { fs: self.clone(), path: path.into(), generation })))
+        Ok(LockGuard::new(Box::new(SimLock {
+            fs: self.clone(),
+            path: path.into(),
+            generation,
+        })))
     }
 }
 

@@ -61,7 +61,11 @@ impl FileHandle for StdFile {
 
 impl FileSystem for StdFs {
     fn create(&self, path: &Path) -> io::Result<Arc<dyn FileHandle>> {
-        let f = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
         Ok(Arc::new(StdFile(f)))
     }
     fn open(&self, path: &Path, writable: bool) -> io::Result<Arc<dyn FileHandle>> {
@@ -93,7 +97,12 @@ impl FileSystem for StdFs {
         File::open(dir)?.sync_all()
     }
     fn lock(&self, path: &Path) -> io::Result<LockGuard> {
-        let f = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
         match f.try_lock_exclusive() {
             Ok(()) => Ok(LockGuard::new(Box::new(f))),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(11) => {

@@ -10,13 +10,20 @@ use stele_wal::{Batch, HardState, Wal, WalOptions};
 
 /// WAL options on a simulated disk with small segments (many cuts).
 pub fn sim_opts(fs: &SimFs, segment_size: u64) -> WalOptions {
-    WalOptions { segment_size, fs: Arc::new(fs.clone()), ..WalOptions::default() }
+    WalOptions {
+        segment_size,
+        fs: Arc::new(fs.clone()),
+        ..WalOptions::default()
+    }
 }
 
 /// Deterministic entry payload.
 pub fn payload(index: u64, term: u64, len: usize) -> Vec<u8> {
     let mut v = format!("i{index}t{term}:").into_bytes();
-    v.resize(len.max(v.len()), (index as u8).wrapping_mul(31).wrapping_add(term as u8));
+    v.resize(
+        len.max(v.len()),
+        (index as u8).wrapping_mul(31).wrapping_add(term as u8),
+    );
     v
 }
 
@@ -46,7 +53,10 @@ impl Model {
     /// Checks that `wal` holds exactly this model from `first` on, with no entry beyond it, and
     /// that the WAL's first index is at most `first`.
     pub fn matches(&self, wal: &Wal, first: u64) -> Result<(), String> {
-        let (wf, wl) = (wal.first_index().map_err(|e| e.to_string())?, wal.last_index().map_err(|e| e.to_string())?);
+        let (wf, wl) = (
+            wal.first_index().map_err(|e| e.to_string())?,
+            wal.last_index().map_err(|e| e.to_string())?,
+        );
         if wl != self.last() {
             return Err(format!("last index {wl}, model {}", self.last()));
         }
@@ -63,7 +73,11 @@ impl Model {
                 }
             }
             if got.len() as u64 != wl + 1 - lo {
-                return Err(format!("read {} entries, expected {}", got.len(), wl + 1 - lo));
+                return Err(format!(
+                    "read {} entries, expected {}",
+                    got.len(),
+                    wl + 1 - lo
+                ));
             }
         }
         let hs = wal.state().map_err(|e| e.to_string())?.hard_state;
@@ -75,7 +89,13 @@ impl Model {
 }
 
 /// Builds a batch of entries `[lo, lo+n)` with `term` and payloads of `len` bytes.
-pub fn batch(lo: u64, n: u64, term: u64, len: usize, hs: Option<HardState>) -> (Batch, Vec<(u64, Vec<u8>)>) {
+pub fn batch(
+    lo: u64,
+    n: u64,
+    term: u64,
+    len: usize,
+    hs: Option<HardState>,
+) -> (Batch, Vec<(u64, Vec<u8>)>) {
     let mut b = Batch::new();
     let mut ents = Vec::new();
     for i in lo..lo + n {
