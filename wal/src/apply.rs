@@ -28,10 +28,22 @@ pub(crate) fn apply(
         if k == kind::RESET {
             index.reset(s.index, s.term);
             stats.had_reset = true;
+            state.start = Some(s);
         } else {
             index.compact(s.index, s.term);
+            // A compaction below the current start is a no-op and must not move it back.
+            if state.start.is_none_or(|old| s.index > old.index) {
+                state.start = Some(s);
+            }
         }
-        state.start = Some(s);
+    }
+    if index.is_soft() && (body.count > 0 || first_index <= index.last_index()) {
+        let (first, last) = (index.first_index(), index.last_index());
+        if index.is_anchored() && first_index < first || first_index > last + 1 {
+            // Replay began after purged segments: what this batch overwrote, or what lies
+            // between, lived in them.
+            index.reanchor(first_index - 1);
+        }
     }
     if index.is_anchored() {
         let last = index.last_index();

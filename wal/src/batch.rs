@@ -51,6 +51,15 @@ fn push_record(buf: &mut Vec<u8>, kind: u8, term: u64, payload: &[u8]) {
     buf.extend_from_slice(&[0u8; 8][..pad]);
 }
 
+fn check_index(index: u64) -> Result<()> {
+    if index >= format::MAX_INDEX {
+        return Err(Error::InvalidBatch(format!(
+            "index {index} is out of range"
+        )));
+    }
+    Ok(())
+}
+
 impl Batch {
     /// An empty batch.
     pub fn new() -> Self {
@@ -87,6 +96,7 @@ impl Batch {
     /// `index + 1`.
     pub fn reset(&mut self, index: u64, term: u64) -> Result<&mut Self> {
         self.check_no_entries("reset")?;
+        check_index(index)?;
         let start = LogStart { index, term };
         push_record(&mut self.buf, kind::RESET, 0, &start.encode_to_vec());
         self.start = Some((kind::RESET, start));
@@ -98,6 +108,7 @@ impl Batch {
     /// `index` must not exceed the log's last index. Must be called before adding entries.
     pub fn compact(&mut self, index: u64, term: u64) -> Result<&mut Self> {
         self.check_no_entries("compact")?;
+        check_index(index)?;
         let start = LogStart { index, term };
         push_record(&mut self.buf, kind::COMPACT, 0, &start.encode_to_vec());
         self.start = Some((kind::COMPACT, start));
@@ -111,12 +122,20 @@ impl Batch {
         if index == 0 {
             return Err(Error::InvalidBatch("index 0 cannot be truncated".into()));
         }
+        check_index(index)?;
         self.first_index = Some(index);
         Ok(self)
     }
 
     /// Adds a raft entry: `data` is its `eraftpb.Entry` protobuf encoding.
     pub fn add_entry(&mut self, index: u64, term: u64, data: &[u8]) -> Result<&mut Self> {
+        check_index(index)?;
+        if data.len() as u64 > format::MAX_BODY_LEN {
+            return Err(Error::InvalidBatch(format!(
+                "entry of {} bytes is too large",
+                data.len()
+            )));
+        }
         match self.first_index {
             _ if index == 0 => return Err(Error::InvalidBatch("entry index 0".into())),
             Some(first) if index != first + u64::from(self.count) => {
@@ -305,6 +324,12 @@ pub(crate) fn decode_body(
     first_index: u64,
     count: u32,
 ) -> std::result::Result<Body, Damage> {
+    if first_index
+        .checked_add(u64::from(count))
+        .is_none_or(|end| end > format::MAX_INDEX)
+    {
+        return Err(Damage::BadBody("index out of range"));
+    }
     let mut out = Body::default();
     let mut last_rank = 0u8;
     let mut seen = 0u32;
@@ -320,7 +345,11 @@ pub(crate) fn decode_body(
                 if out.start.is_some() {
                     return Err(Damage::BadBody("two reset or compact records"));
                 }
-                out.start = Some((rec.kind, decode_msg(rec.payload, "log start")?));
+                let start: LogStart = decode_msg(rec.payload, "log start")?;
+                if start.index >= format::MAX_INDEX {
+                    return Err(Damage::BadBody("log start index out of range"));
+                }
+                out.start = Some((rec.kind, start));
             }
             kind::ENTRY => {
                 let index = first_index + u64::from(seen);

@@ -30,6 +30,10 @@ pub const END_MARKER_LEN: usize = 32;
 pub const GROUP_ID: u32 = 1;
 /// Largest batch body accepted (1 GiB).
 pub const MAX_BODY_LEN: u64 = 1 << 30;
+/// Largest segment file (offsets in the index are 32-bit).
+pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64;
+/// Raft indices must stay below this (so `index + count` never overflows).
+pub const MAX_INDEX: u64 = 1 << 62;
 
 /// Record kinds inside a batch body.
 pub mod kind {

@@ -83,7 +83,7 @@ impl SegIndex {
 
     /// Drops live entries up to `upto`, keeping a partly compacted batch with a raised start.
     fn compact(&mut self, upto: u64) {
-        if !self.has_entries() {
+        if !self.has_entries() || self.base > upto {
             return;
         }
         if self.end <= upto + 1 {
@@ -91,17 +91,17 @@ impl SegIndex {
             self.end = self.base;
             return;
         }
-        let keep_from = self
+        // Keep the batch holding `upto + 1` (it starts at or below it) and every later one.
+        let first_kept = self
             .batches
-            .partition_point(|&(rel, _)| self.base + u64::from(rel) <= upto);
-        // The batch holding `upto + 1` starts at or below it; keep it, starting at `upto + 1`.
-        let first_kept = keep_from.saturating_sub(1);
-        let old: Vec<(u64, u32)> = self.batches[first_kept..]
+            .partition_point(|&(rel, _)| self.base + u64::from(rel) <= upto + 1)
+            - 1;
+        let kept: Vec<(u64, u32)> = self.batches[first_kept..]
             .iter()
             .map(|&(r, o)| (self.base + u64::from(r), o))
             .collect();
         self.base = upto + 1;
-        self.batches = old
+        self.batches = kept
             .into_iter()
             .map(|(first, off)| ((first.max(upto + 1) - self.base) as u32, off))
             .collect();
@@ -118,6 +118,9 @@ pub(crate) struct LogIndex {
     prev: (u64, Option<u64>),
     /// False until the replay has seen where the log starts.
     anchored: bool,
+    /// True while the start was only inferred from the first batch a replay met (the segments
+    /// before it were purged): a later batch may then overwrite below it or start above it.
+    soft: bool,
 }
 
 impl LogIndex {
@@ -128,6 +131,7 @@ impl LogIndex {
             terms: Vec::new(),
             prev: (0, Some(0)),
             anchored: true,
+            soft: false,
         }
     }
 
@@ -135,6 +139,7 @@ impl LogIndex {
     pub fn unanchored() -> Self {
         LogIndex {
             anchored: false,
+            soft: true,
             ..Self::new()
         }
     }
@@ -171,7 +176,7 @@ impl LogIndex {
             return None;
         }
         let i = self.terms.partition_point(|r| r.0 <= index);
-        Some(self.terms[i - 1].1)
+        self.terms.get(i.checked_sub(1)?).map(|r| r.1)
     }
 
     /// Term runs that overlap `[lo, hi)`.
@@ -203,6 +208,7 @@ impl LogIndex {
         self.terms.clear();
         self.prev = (index, Some(term));
         self.anchored = true;
+        self.soft = false;
     }
 
     /// Drops live entries up to `index` (whose term is `term`).
@@ -211,7 +217,11 @@ impl LogIndex {
             return;
         }
         if index >= self.last_index() {
-            return self.reset(index, term);
+            let soft = self.soft || !self.anchored;
+            self.reset(index, term);
+            // Entries after `index` may have lived in purged segments: the start stays soft.
+            self.soft = soft;
+            return;
         }
         for s in self.segs.iter_mut() {
             s.compact(index);
@@ -265,6 +275,30 @@ impl LogIndex {
         self.anchored = true;
     }
 
+    /// True while the log's start is only inferred (see the `soft` field).
+    pub fn is_soft(&self) -> bool {
+        self.soft || !self.anchored
+    }
+
+    /// Restarts an inferred log after `index`: what a replay that began mid-history does when a
+    /// batch overwrites below, or starts above, the entries it has seen.
+    pub fn reanchor(&mut self, index: u64) {
+        let soft = self.is_soft();
+        for s in self.segs.iter_mut() {
+            s.batches.clear();
+            s.end = s.base;
+        }
+        self.terms.clear();
+        self.prev = (index, None);
+        self.anchored = true;
+        self.soft = soft;
+    }
+
+    /// Ends a replay: from now on the start is fixed and batches must continue the log.
+    pub fn harden(&mut self) {
+        self.soft = false;
+    }
+
     /// True once the replay knows where the log starts.
     pub fn is_anchored(&self) -> bool {
         self.anchored
@@ -297,14 +331,13 @@ impl LogIndex {
 
     /// Removes the oldest segment from the index (its entries must all be below what stays).
     pub fn pop_front(&mut self) -> Option<SegIndex> {
+        let front = self.segs.front()?;
+        let new_first = front.has_entries().then_some(front.end);
+        // The term of the new `prev` must be read while its entry is still indexed.
+        let t = new_first.and_then(|f| self.term(f - 1));
         let front = self.segs.pop_front()?;
-        if front.has_entries() {
-            let new_first = front.end;
-            let t = self.term(new_first - 1);
-            let keep = self
-                .terms
-                .partition_point(|r| r.0 < new_first)
-                .saturating_sub(1);
+        if let Some(new_first) = new_first {
+            let keep = self.terms.partition_point(|r| r.0 < new_first).saturating_sub(1);
             self.terms.drain(..keep);
             if let Some(r) = self.terms.first_mut() {
                 r.0 = r.0.max(new_first);

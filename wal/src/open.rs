@@ -139,12 +139,16 @@ fn apply_footer(
     index: &mut LogIndex,
     state: &mut LogState,
     f: &SegmentFooter,
+    size: u64,
 ) -> std::result::Result<(), Damage> {
+    check_footer(f, size)?;
     let start = f.state.as_ref().and_then(|s| s.start);
     if let (true, Some(s)) = (f.had_reset, start) {
         index.reset(s.index, s.term);
     } else if index.is_anchored() {
-        if f.truncate_from > 0 {
+        if f.truncate_from > 0 && index.is_soft() && f.truncate_from < index.first_index() {
+            index.reanchor(f.truncate_from - 1);
+        } else if f.truncate_from > 0 {
             index.truncate(f.truncate_from);
         }
         if let Some(s) = start.filter(|s| s.index > index.prev().0) {
@@ -163,6 +167,9 @@ fn apply_footer(
             .checked_sub(first)
             .filter(|&c| c > 0 && c <= u64::from(u32::MAX));
         let count = count.ok_or(Damage::BadMessage("footer batch ranges"))?;
+        if index.is_soft() && first != index.last_index() + 1 {
+            index.reanchor(first - 1);
+        }
         if index.is_anchored() && first != index.last_index() + 1 {
             return Err(Damage::IndexGap {
                 expected: index.last_index() + 1,
@@ -170,10 +177,48 @@ fn apply_footer(
             });
         }
         let runs: Vec<(u64, u64)> = runs_within(f, first, next);
+        if runs.first().map(|r| r.0) != Some(first) {
+            return Err(Damage::BadMessage("footer term runs do not cover a batch"));
+        }
         index.push(f.batch_offset[i], first, count as u32, &runs);
     }
     if let Some(s) = &f.state {
         *state = s.clone();
+    }
+    Ok(())
+}
+
+/// Bounds every number in a footer before it is used: offsets inside the file, indices in range,
+/// batch starts ascending, entries per segment countable in 32 bits.
+fn check_footer(f: &SegmentFooter, size: u64) -> std::result::Result<(), Damage> {
+    let bad = |what| Err(Damage::BadMessage(what));
+    if f.batch_offset.iter().any(|&o| o >= size) {
+        return bad("footer batch offset outside the segment");
+    }
+    if f.batch_first.windows(2).any(|w| w[0] >= w[1]) || f.run_first.windows(2).any(|w| w[0] > w[1])
+    {
+        return bad("footer indices not ascending");
+    }
+    let max = [f.end_index, f.truncate_from]
+        .into_iter()
+        .chain(f.batch_first.iter().copied());
+    if max
+        .chain(f.run_first.iter().copied())
+        .any(|i| i >= format::MAX_INDEX)
+    {
+        return bad("footer index out of range");
+    }
+    if let (Some(&first), Some(&last)) = (f.batch_first.first(), f.batch_first.last()) {
+        if f.end_index <= last || f.end_index - first > u64::from(u32::MAX) {
+            return bad("footer batch ranges");
+        }
+    }
+    if f.state
+        .as_ref()
+        .and_then(|s| s.start)
+        .is_some_and(|s| s.index >= format::MAX_INDEX)
+    {
+        return bad("footer start index out of range");
     }
     Ok(())
 }
@@ -255,6 +300,13 @@ impl Wal {
     pub fn open(dir: impl AsRef<Path>, opts: WalOptions) -> Result<Wal> {
         let t0 = Instant::now();
         let dir = dir.as_ref().to_path_buf();
+        if opts.segment_size > format::MAX_SEGMENT_SIZE || opts.segment_size < 256 {
+            let reason = format!(
+                "segment_size {} is outside [256 bytes, 4 GiB)",
+                opts.segment_size
+            );
+            return Err(Error::BadDirectory { path: dir, reason });
+        }
         let fs = opts.fs.clone();
         fs.create_dir_all(&dir)
             .map_err(io_err("create_dir", &dir))?;
@@ -277,6 +329,13 @@ impl Wal {
         for (i, (seq, first, path)) in listing.segments.iter().cloned().enumerate() {
             let is_last = i + 1 == n;
             let seg = Arc::new(open_segment(&*fs, seq, first, path, is_last)?);
+            if index.is_soft() && index.last_index() + 1 != first {
+                // Replay began after purged segments and has no entry yet to pin the start;
+                // the name records where the log stood when this segment was cut.
+                if !index.is_anchored() || index.last_index() < index.first_index() {
+                    index.reanchor(first - 1);
+                }
+            }
             if i > 0 && index.last_index() + 1 != first {
                 let damage = Damage::IndexGap {
                     expected: index.last_index() + 1,
@@ -289,7 +348,7 @@ impl Wal {
             match sealed {
                 Some(f) => {
                     let at = seg.size - TRAILER_LEN;
-                    apply_footer(&mut index, &mut state, &f)
+                    apply_footer(&mut index, &mut state, &f, seg.size)
                         .map_err(|d| Error::corrupt(&seg.path, at, d))?;
                     seg.mark_sealed();
                     report.sealed += 1;
@@ -321,6 +380,19 @@ impl Wal {
             let prev = first.1 - 1;
             let term = state.start.filter(|s| s.index == prev).map(|s| s.term);
             index.anchor_at(prev, term);
+        }
+        index.harden();
+        if let Some(a) = &active {
+            // What open reports as the log must be durable: raft takes everything in storage as
+            // persisted at startup. A crashed writer may have left written but unsynced batches
+            // (and unsynced directory entries) that the page cache still shows.
+            a.seg
+                .file
+                .sync_data()
+                .map_err(io_err("fdatasync", &a.seg.path))?;
+        }
+        if n > 0 {
+            fs.sync_dir(&dir).map_err(io_err("sync_dir", &dir))?;
         }
         report.segments = n;
         report.first_index = index.first_index();

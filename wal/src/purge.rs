@@ -1,6 +1,6 @@
 //! Purging: removing sealed segments whose live entries all lie below an index.
 //!
-//! Segments go oldest first, one at a time, each removal (or rename for reuse) made durable by a
+//! The log is synced first. Segments go oldest first, one at a time, each removal (or rename for reuse) made durable by a
 //! directory fsync before the next, so a crash can only leave a shorter prefix removed, never a
 //! hole in the sequence. The segment holding the index, and the active segment, always stay.
 //! The cumulative state lives in every segment's head and seal, so nothing but entries is lost.
@@ -22,6 +22,10 @@ impl Wal {
     /// last segment), durably. Entries below `below` that share a segment with it stay readable.
     pub fn purge(&self, below: u64) -> Result<Purged> {
         let _one_purge = self.purge_lock.lock().unwrap_or_else(|e| e.into_inner());
+        // Which segments hold only entries below `below` is decided on the in-memory log, which
+        // includes unsynced overwrites and compactions. They must be durable before a removal
+        // is, or a crash could bring back entries whose segment is already gone.
+        self.sync()?;
         let victims = {
             let mut inner = self.live()?;
             let mut victims = Vec::new();

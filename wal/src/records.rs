@@ -81,7 +81,8 @@ pub struct LogState {
     /// Newest snapshot markers, oldest first, at most [`MAX_MARKERS`].
     #[prost(message, repeated, tag = "3")]
     pub markers: Vec<SnapshotMarker>,
-    /// Newest reset or compaction point.
+    /// Where the log starts: the newest reset, or the highest compaction point since it (a
+    /// compaction below the current start is a no-op and does not move it back).
     #[prost(message, optional, tag = "4")]
     pub start: Option<LogStart>,
 }
