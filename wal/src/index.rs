@@ -337,7 +337,10 @@ impl LogIndex {
         let t = new_first.and_then(|f| self.term(f - 1));
         let front = self.segs.pop_front()?;
         if let Some(new_first) = new_first {
-            let keep = self.terms.partition_point(|r| r.0 < new_first).saturating_sub(1);
+            let keep = self
+                .terms
+                .partition_point(|r| r.0 < new_first)
+                .saturating_sub(1);
             self.terms.drain(..keep);
             if let Some(r) = self.terms.first_mut() {
                 r.0 = r.0.max(new_first);
@@ -345,6 +348,14 @@ impl LogIndex {
             self.prev = (new_first - 1, t);
         }
         Some(front)
+    }
+
+    /// Heap bytes the index holds (capacities of its vectors), for memory reports.
+    pub fn heap_bytes(&self) -> usize {
+        let batches: usize = self.segs.iter().map(|s| s.batches.capacity() * 8).sum();
+        batches
+            + self.terms.capacity() * 16
+            + self.segs.capacity() * std::mem::size_of::<SegIndex>()
     }
 
     /// Number of batches indexed (for memory reports).

@@ -84,6 +84,8 @@ pub struct WalStats {
     pub segments: usize,
     /// Batches in the in-memory index.
     pub indexed_batches: usize,
+    /// Heap bytes held by the in-memory index (8 bytes per batch plus term runs).
+    pub index_bytes: usize,
     /// Batches appended since open.
     pub appends: u64,
     /// Bytes written since open.
@@ -180,6 +182,7 @@ impl Wal {
         WalStats {
             segments: inner.index.segments().len(),
             indexed_batches: inner.index.batch_count(),
+            index_bytes: inner.index.heap_bytes(),
             appends: inner.written,
             bytes_written: inner.bytes_written,
             syncs: inner.syncs,
