@@ -295,8 +295,9 @@ impl SimFs {
         self.lock_state().steps
     }
 
-    /// Makes step number `n` (counting from the current count; the next call is `steps()+1`)
-    /// and every later call fail, as if the process died just before that call took effect.
+    /// Makes the call that is step number `n` (an absolute count: the next call is step
+    /// `steps() + 1`, so `crash_at(steps() + 1)` crashes the very next call) and every later
+    /// call fail, as if the process died just before that call took effect.
     pub fn crash_at(&self, n: u64) {
         self.lock_state().crash_at = Some(n);
     }

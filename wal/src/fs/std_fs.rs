@@ -51,9 +51,10 @@ impl FileHandle for StdFile {
         if self.len()? == 0 {
             return Ok(None);
         }
-        // SAFETY: stele maps only sealed segments, which are never written again while the
-        // directory lock is held; the lock keeps other stele writers out. A file truncated behind
-        // our back by another program would fault, which the lock and documentation rule out.
+        // SAFETY: stele maps only files that are never written again: sealed WAL segments and
+        // published snapshot files (replaced by rename, never changed in place), while the
+        // directory lock keeps other stele writers out. A file truncated behind our back by
+        // another program would fault, which the lock and the documentation rule out.
         let map = unsafe { memmap2::Mmap::map(&self.0)? };
         Ok(Some(map))
     }

@@ -1,0 +1,34 @@
+//! Options of a snapshot directory.
+
+use stele_wal::fs::{DynFs, StdFs};
+
+/// How many snapshots [`Snapshotter::purge`](crate::Snapshotter::purge) keeps by default.
+pub const DEFAULT_KEEP: usize = 5;
+/// The default size of a writer's buffer (1 MiB).
+pub const DEFAULT_WRITE_BUFFER: usize = 1 << 20;
+
+/// Options for [`Snapshotter::open`](crate::Snapshotter::open).
+#[derive(Debug, Clone)]
+pub struct SnapOptions {
+    /// The file system every file access goes through (default: the real one).
+    pub fs: DynFs,
+    /// How many snapshots [`purge`](crate::Snapshotter::purge) keeps, at least 1 (default 5).
+    pub keep: usize,
+    /// Writes smaller than this are gathered into one buffer of this size before they reach the
+    /// file; larger writes go straight through (default 1 MiB). At least 1.
+    pub write_buffer: usize,
+    /// Read loaded snapshots through a memory map where the file system offers one (default
+    /// true); otherwise, and on file systems without maps, through positional reads.
+    pub use_mmap: bool,
+}
+
+impl Default for SnapOptions {
+    fn default() -> Self {
+        SnapOptions {
+            fs: StdFs::shared(),
+            keep: DEFAULT_KEEP,
+            write_buffer: DEFAULT_WRITE_BUFFER,
+            use_mmap: true,
+        }
+    }
+}
