@@ -1,9 +1,34 @@
-//! `stele-storage`: `DiskStorage`, the persistent `raft::Storage` over `stele-wal` and
-//! `stele-snap`.
+//! `stele-storage`: [`DiskStorage`], a persistent `raft::Storage` for raft-rs 0.7, backed by
+//! `stele-wal` (entries, HardState, ConfState) and `stele-snap` (snapshot files).
 //!
-//! Not built yet: the storage issue fills this crate. The WAL API it will sit on is
-//! [`stele_wal::Wal`]: atomic batches of entries and metadata, reads visible as soon as `append`
-//! returns, an explicit `sync` that reports how far the log is durable, and replay from an index.
+//! It is a drop-in replacement for `MemStorage`: clone the handle, give one clone to
+//! `RawNode::new`, and write through another from the Ready loop:
+//!
+//! ```no_run
+//! # use stele_storage::{DiskStorage, StorageOptions};
+//! # fn ready_loop(rd: &mut raft::Ready, storage: &DiskStorage) -> stele_storage::Result<()> {
+//! // Entries and HardState of one Ready: one atomic batch, durable before persisted messages go.
+//! storage.append(rd.entries(), rd.hs(), rd.must_sync())?;
+//! # Ok(()) }
+//! ```
+//!
+//! Guarantees: the contract of `raft-rs-contract.md` (term of `first_index - 1`, `max_size`
+//! with at least one entry, no short reads, `Compacted`/`Unavailable`/
+//! `SnapshotTemporarilyUnavailable` where raft expects them); entries readable as soon as
+//! `append` returns and durable after `sync`; memory bounded by the entry cache (default 64 MiB)
+//! plus the WAL's index; restart invariants checked on open.
 #![deny(missing_docs)]
 
-pub use stele_wal::Wal;
+mod cache;
+mod convert;
+mod disk;
+mod error;
+mod options;
+mod raft_storage;
+mod write;
+
+pub use cache::EntryCache;
+pub use convert::{conf_state_from_wal, conf_state_to_wal, hard_state_from_wal, hard_state_to_wal};
+pub use disk::{DiskStorage, RecoveryReport};
+pub use error::{Error, Result};
+pub use options::StorageOptions;

@@ -1,0 +1,203 @@
+//! The write API a Ready loop needs: append, hard and conf state, snapshot install and
+//! creation, compaction, sync.
+//!
+//! Each write goes to the WAL (unsynced) and updates memory under the state lock, so raft's
+//! reads see it at once; durability comes from `sync` (or the `sync` flag), after the lock is
+//! released, so raft's reads never wait for an fsync. Crash order of each protocol is in
+//! `docs/DURABILITY.md` §10.
+
+use std::io::Read;
+
+use protobuf::Message as _;
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+use stele_wal::Batch;
+
+use crate::convert::{conf_state_to_wal, hard_state_to_wal, marker_of};
+use crate::disk::DiskStorage;
+use crate::error::{Error, Result};
+
+impl DiskStorage {
+    /// Appends `entries` and `hs` (one raft `Ready`) as one atomic batch. A first entry at or
+    /// below the last index overwrites the log from there (the raft conflict rule). The entries
+    /// are readable through `raft::Storage` when this returns; with `sync` they are also durable.
+    pub fn append(&self, entries: &[Entry], hs: Option<&HardState>, sync: bool) -> Result<()> {
+        if entries.is_empty() && hs.is_none() {
+            return match sync {
+                true => self.sync().map(|_| ()),
+                false => Ok(()),
+            };
+        }
+        let mut batch = Batch::with_capacity(entries.iter().map(|e| e.compute_size() as usize + 16).sum());
+        let mut sizes = Vec::with_capacity(entries.len());
+        for e in entries {
+            let bytes = e.write_to_bytes()?;
+            sizes.push(bytes.len() as u64);
+            batch.add_entry(e.index, e.term, &bytes).map_err(Error::Wal)?;
+        }
+        if let Some(hs) = hs {
+            batch.set_hard_state(hard_state_to_wal(hs));
+        }
+        {
+            let mut st = self.write_state();
+            self.core.wal.append(batch, false)?;
+            st.cache.append(entries, &sizes);
+            if let Some(hs) = hs {
+                st.hard_state = hs.clone();
+            }
+        }
+        if sync {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything written so far durable; returns the last index of the durable log.
+    pub fn sync(&self) -> Result<u64> {
+        Ok(self.core.wal.sync()?)
+    }
+
+    /// Stores a new HardState (not synced: call [`sync`](Self::sync) when it must be durable).
+    pub fn set_hard_state(&self, hs: &HardState) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set_hard_state(hard_state_to_wal(hs));
+        let mut st = self.write_state();
+        self.core.wal.append(batch, false)?;
+        st.hard_state = hs.clone();
+        Ok(())
+    }
+
+    /// Records the commit index from `LightReady::commit_index` (raft never repeats it in a later
+    /// `Ready.hs`). Not synced; a lower or equal commit is ignored.
+    pub fn set_commit(&self, commit: u64) -> Result<()> {
+        let mut hs = self.hard_state();
+        if commit <= hs.commit {
+            return Ok(());
+        }
+        hs.commit = commit;
+        self.set_hard_state(&hs)
+    }
+
+    /// Sets the initial configuration of a new node (like `MemStorage::initialize_with_conf_state`),
+    /// durably. Fails if the storage already holds a configuration, entries or a HardState.
+    pub fn initialize_with_conf_state(&self, cs: &ConfState) -> Result<()> {
+        let fresh = self.conf_state() == ConfState::default()
+            && self.hard_state() == HardState::default()
+            && self.core.wal.last_index()? == 0;
+        if !fresh {
+            return Err(Error::InvalidArgument(format!("{} is already initialized", self.core.dir.display())));
+        }
+        self.set_conf_state(cs)?;
+        self.sync().map(|_| ())
+    }
+
+    /// Stores the ConfState returned by `apply_conf_change` (not synced).
+    pub fn set_conf_state(&self, cs: &ConfState) -> Result<()> {
+        let mut batch = Batch::new();
+        batch.set_conf_state(conf_state_to_wal(cs));
+        let mut st = self.write_state();
+        self.core.wal.append(batch, false)?;
+        st.conf_state = cs.clone();
+        Ok(())
+    }
+
+    /// Installs a snapshot received from the leader: saves the snapshot file (durably), then
+    /// resets the log to its index and term, with `hs.term = max(term, snap.term)`,
+    /// `hs.commit = max(commit, snap.index)` and the snapshot's ConfState, in one synced batch.
+    /// A crash before the batch is durable leaves the old state (the new file is ignored on
+    /// open, because the log has no marker for it).
+    pub fn apply_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        let meta = snapshot.get_metadata();
+        if meta.index == 0 {
+            return Err(Error::InvalidArgument("cannot install an empty snapshot".into()));
+        }
+        self.core.snaps.save_raft(snapshot)?;
+        let mut hs = self.hard_state();
+        hs.term = hs.term.max(meta.term);
+        hs.commit = hs.commit.max(meta.index);
+        let mut batch = Batch::new();
+        batch.reset(meta.index, meta.term).map_err(Error::Wal)?;
+        batch.set_hard_state(hard_state_to_wal(&hs));
+        batch.set_conf_state(conf_state_to_wal(meta.get_conf_state()));
+        batch.add_snapshot_marker(marker_of(meta));
+        {
+            let mut st = self.write_state();
+            self.core.wal.append(batch, false)?;
+            st.cache.clear();
+            st.hard_state = hs;
+            st.conf_state = meta.get_conf_state().clone();
+            st.snapshot = meta.clone();
+        }
+        self.sync()?;
+        self.clear_wanted(meta.index);
+        self.purge_behind(meta.index)
+    }
+
+    /// Creates a snapshot of the application's state at `index` (its applied index) with the
+    /// configuration `cs` applied there; `data` is streamed into the file. The snapshot file and
+    /// its WAL marker are durable when this returns, and it becomes what `snapshot()` serves.
+    pub fn create_snapshot(&self, index: u64, cs: &ConfState, data: &mut dyn Read) -> Result<SnapshotMetadata> {
+        let term = raft::Storage::term(self, index).map_err(|_| {
+            Error::InvalidArgument(format!("cannot snapshot at {index}: its term is not in the log"))
+        })?;
+        if index == 0 || index > self.hard_state().commit {
+            return Err(Error::InvalidArgument(format!("cannot snapshot at {index}: not committed")));
+        }
+        let mut meta = SnapshotMetadata::default();
+        meta.index = index;
+        meta.term = term;
+        meta.set_conf_state(cs.clone());
+        self.core.snaps.save_from(&stele_snap::metadata_from_raft(&meta), data)?;
+        let mut batch = Batch::new();
+        batch.add_snapshot_marker(marker_of(&meta));
+        {
+            let mut st = self.write_state();
+            self.core.wal.append(batch, false)?;
+            if index > st.snapshot.index {
+                st.snapshot = meta.clone();
+            }
+        }
+        // The marker must be durable before the log is compacted behind this snapshot.
+        self.sync()?;
+        self.clear_wanted(index);
+        Ok(meta)
+    }
+
+    /// Compacts the log up to `index` (entries `<= index` are dropped; `term(index)` stays
+    /// answerable), never beyond the newest snapshot that can be served, then removes WAL
+    /// segments and snapshot files no longer needed. A no-op at or below the first index - 1.
+    pub fn compact(&self, index: u64) -> Result<()> {
+        let (first, last) = (self.core.wal.first_index()?, self.core.wal.last_index()?);
+        if index < first {
+            return Ok(());
+        }
+        let snapshot = self.snapshot_metadata().index;
+        if index > snapshot || index > last {
+            return Err(Error::InvalidArgument(format!(
+                "cannot compact to {index}: the newest snapshot is at {snapshot}, the last index is {last}"
+            )));
+        }
+        let term = self.core.wal.term(index)?;
+        let mut batch = Batch::new();
+        batch.compact(index, term).map_err(Error::Wal)?;
+        {
+            let mut st = self.write_state();
+            self.core.wal.append(batch, false)?;
+            st.cache.compact_to(index);
+        }
+        self.purge_behind(index)
+    }
+
+    /// Removes WAL segments holding only entries up to `index`, and old snapshot files.
+    fn purge_behind(&self, index: u64) -> Result<()> {
+        self.core.wal.purge(index + 1)?;
+        self.core.snaps.purge()?;
+        Ok(())
+    }
+
+    fn clear_wanted(&self, index: u64) {
+        let wanted = &self.core.snapshot_wanted;
+        let _ = wanted.fetch_update(std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire, |w| {
+            (w != 0 && w <= index).then_some(0)
+        });
+    }
+}
