@@ -20,6 +20,19 @@ fn fill(wal: &Wal, model: &mut Model, from: u64, to: u64) {
     }
 }
 
+/// Appends synced single-entry batches from `from` until one fails (the next cut, in these
+/// tests); returns the error and the index that failed.
+fn append_until_error(wal: &Wal, model: &mut Model, from: u64) -> (Error, u64) {
+    for i in from..from + 1000 {
+        let (b, ents) = batch(i, 1, 1, 100, None);
+        match wal.append(b, true) {
+            Ok(_) => model.append(i, &ents, None),
+            Err(e) => return (e, i),
+        }
+    }
+    panic!("no cut happened in 1000 appends");
+}
+
 fn assert_poisoned(wal: &Wal) {
     let (b, _) = batch(wal_last(wal) + 1, 1, 1, 10, None);
     assert!(matches!(wal.append(b, false), Err(Error::Poisoned { .. })));
@@ -95,16 +108,7 @@ fn failed_directory_sync_while_cutting_poisons() {
     let mut model = Model::default();
     fill(&wal, &mut model, 1, 3);
     fs.fail(Op::SyncDir, 0, Fault::Eio);
-    let mut i = 3;
-    let err = loop {
-        let (b, ents) = batch(i, 1, 1, 100, None);
-        match wal.append(b, true) {
-            Ok(_) => model.append(i, &ents, None),
-            Err(e) => break e,
-        }
-        i += 1;
-        assert!(i < 1000, "no cut happened");
-    };
+    let (err, _) = append_until_error(&wal, &mut model, 3);
     assert!(matches!(err, Error::Io { op: "sync_dir", .. }), "{err}");
     assert_poisoned(&wal);
     drop(wal);
@@ -122,16 +126,7 @@ fn no_space_while_cutting_leaves_the_log_readable_and_unchanged() {
     // The disk is full: appends inside the preallocated segment still work, a new one cannot
     // be created.
     fs.set_capacity(Some(SEG + 512));
-    let mut i = 3;
-    let err = loop {
-        let (b, ents) = batch(i, 1, 1, 100, None);
-        match wal.append(b, true) {
-            Ok(_) => model.append(i, &ents, None),
-            Err(e) => break e,
-        }
-        i += 1;
-        assert!(i < 1000, "no cut happened");
-    };
+    let (err, i) = append_until_error(&wal, &mut model, 3);
     assert!(err.is_no_space(), "{err}");
     model.matches(&wal, 1).unwrap();
     // Space comes back: the same handle goes on.
