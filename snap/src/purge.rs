@@ -38,15 +38,22 @@ impl Snapshotter {
             kept: ids.len().min(keep),
         };
         for &id in ids.iter().skip(keep).rev() {
-            let path = self.path_of(id);
-            self.shared
-                .fs()
-                .remove(&path)
-                .map_err(io_err("remove", &path))?;
-            self.shared.sync_dir()?;
-            log::info!("stele-snap: purged {}", path.display());
+            self.remove(id)?;
             purged.removed.push(id);
         }
         Ok(purged)
+    }
+
+    /// Removes one snapshot file, durably (directory fsync before returning), for callers that
+    /// choose what to keep themselves (stele-storage keeps the snapshots its log has markers for).
+    pub fn remove(&self, id: SnapshotId) -> Result<()> {
+        let path = self.path_of(id);
+        self.shared
+            .fs()
+            .remove(&path)
+            .map_err(io_err("remove", &path))?;
+        self.shared.sync_dir()?;
+        log::info!("stele-snap: purged {}", path.display());
+        Ok(())
     }
 }

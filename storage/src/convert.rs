@@ -9,15 +9,19 @@ use raft::eraftpb;
 
 /// raft's HardState as the WAL's record.
 pub fn hard_state_to_wal(hs: &eraftpb::HardState) -> stele_wal::HardState {
-    stele_wal::HardState { term: hs.term, vote: hs.vote, commit: hs.commit }
+    stele_wal::HardState {
+        term: hs.term,
+        vote: hs.vote,
+        commit: hs.commit,
+    }
 }
 
 /// The WAL's HardState record as raft's type.
 pub fn hard_state_from_wal(hs: &stele_wal::HardState) -> eraftpb::HardState {
     let mut out = eraftpb::HardState::default();
-    out.term = hs.term;
-    out.vote = hs.vote;
-    out.commit = hs.commit;
+    out.set_term(hs.term);
+    out.set_vote(hs.vote);
+    out.set_commit(hs.commit);
     out
 }
 

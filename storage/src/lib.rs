@@ -24,6 +24,7 @@ mod convert;
 mod disk;
 mod error;
 mod options;
+mod purge;
 mod raft_storage;
 mod write;
 

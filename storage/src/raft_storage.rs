@@ -47,7 +47,12 @@ impl DiskStorage {
                 return Ok(out); // stopped by the size limit
             }
         }
-        st.cache.read(cached_from, high, &mut total, max, &mut out);
+        // Only when the cache holds part of the range: with the whole range below the cache
+        // (`cached_from == high < cache first`), `read` would compute `high - cache first` and
+        // underflow (a panic in debug builds).
+        if cached_from < high {
+            st.cache.read(cached_from, high, &mut total, max, &mut out);
+        }
         Ok(out)
     }
 

@@ -27,12 +27,15 @@ impl DiskStorage {
                 false => Ok(()),
             };
         }
-        let mut batch = Batch::with_capacity(entries.iter().map(|e| e.compute_size() as usize + 16).sum());
+        let mut batch =
+            Batch::with_capacity(entries.iter().map(|e| e.compute_size() as usize + 16).sum());
         let mut sizes = Vec::with_capacity(entries.len());
         for e in entries {
             let bytes = e.write_to_bytes()?;
             sizes.push(bytes.len() as u64);
-            batch.add_entry(e.index, e.term, &bytes).map_err(Error::Wal)?;
+            batch
+                .add_entry(e.index, e.term, &bytes)
+                .map_err(Error::Wal)?;
         }
         if let Some(hs) = hs {
             batch.set_hard_state(hard_state_to_wal(hs));
@@ -84,7 +87,10 @@ impl DiskStorage {
             && self.hard_state() == HardState::default()
             && self.core.wal.last_index()? == 0;
         if !fresh {
-            return Err(Error::InvalidArgument(format!("{} is already initialized", self.core.dir.display())));
+            return Err(Error::InvalidArgument(format!(
+                "{} is already initialized",
+                self.core.dir.display()
+            )));
         }
         self.set_conf_state(cs)?;
         self.sync().map(|_| ())
@@ -108,10 +114,26 @@ impl DiskStorage {
     pub fn apply_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
         let meta = snapshot.get_metadata();
         if meta.index == 0 {
-            return Err(Error::InvalidArgument("cannot install an empty snapshot".into()));
+            return Err(Error::InvalidArgument(
+                "cannot install an empty snapshot".into(),
+            ));
+        }
+        let mut hs = self.hard_state();
+        // Refuse a snapshot below T (first_index - 1) or below the commit index, as MemStorage
+        // refuses one below its first index (`SnapshotOutOfDate`): raft never hands one over
+        // (`Raft::restore` requires `snap.index >= committed`), and installing it would leave
+        // `hs.commit > last_index`, a state that `open` rejects and `RawNode::new` panics on.
+        // `index == T` (a reinstall) stays allowed.
+        let first = self.core.wal.first_index()?;
+        if meta.index + 1 < first || meta.index < hs.commit {
+            return Err(Error::InvalidArgument(format!(
+                "snapshot at {} is out of date: the log starts after {} and commit is {}",
+                meta.index,
+                first - 1,
+                hs.commit
+            )));
         }
         self.core.snaps.save_raft(snapshot)?;
-        let mut hs = self.hard_state();
         hs.term = hs.term.max(meta.term);
         hs.commit = hs.commit.max(meta.index);
         let mut batch = Batch::new();
@@ -135,18 +157,29 @@ impl DiskStorage {
     /// Creates a snapshot of the application's state at `index` (its applied index) with the
     /// configuration `cs` applied there; `data` is streamed into the file. The snapshot file and
     /// its WAL marker are durable when this returns, and it becomes what `snapshot()` serves.
-    pub fn create_snapshot(&self, index: u64, cs: &ConfState, data: &mut dyn Read) -> Result<SnapshotMetadata> {
+    pub fn create_snapshot(
+        &self,
+        index: u64,
+        cs: &ConfState,
+        data: &mut dyn Read,
+    ) -> Result<SnapshotMetadata> {
         let term = raft::Storage::term(self, index).map_err(|_| {
-            Error::InvalidArgument(format!("cannot snapshot at {index}: its term is not in the log"))
+            Error::InvalidArgument(format!(
+                "cannot snapshot at {index}: its term is not in the log"
+            ))
         })?;
         if index == 0 || index > self.hard_state().commit {
-            return Err(Error::InvalidArgument(format!("cannot snapshot at {index}: not committed")));
+            return Err(Error::InvalidArgument(format!(
+                "cannot snapshot at {index}: not committed"
+            )));
         }
         let mut meta = SnapshotMetadata::default();
-        meta.index = index;
-        meta.term = term;
+        meta.set_index(index);
+        meta.set_term(term);
         meta.set_conf_state(cs.clone());
-        self.core.snaps.save_from(&stele_snap::metadata_from_raft(&meta), data)?;
+        self.core
+            .snaps
+            .save_from(&stele_snap::metadata_from_raft(&meta), data)?;
         let mut batch = Batch::new();
         batch.add_snapshot_marker(marker_of(&meta));
         {
@@ -190,14 +223,16 @@ impl DiskStorage {
     /// Removes WAL segments holding only entries up to `index`, and old snapshot files.
     fn purge_behind(&self, index: u64) -> Result<()> {
         self.core.wal.purge(index + 1)?;
-        self.core.snaps.purge()?;
+        self.purge_snapshots()?;
         Ok(())
     }
 
     fn clear_wanted(&self, index: u64) {
         let wanted = &self.core.snapshot_wanted;
-        let _ = wanted.fetch_update(std::sync::atomic::Ordering::AcqRel, std::sync::atomic::Ordering::Acquire, |w| {
-            (w != 0 && w <= index).then_some(0)
-        });
+        let _ = wanted.fetch_update(
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+            |w| (w != 0 && w <= index).then_some(0),
+        );
     }
 }

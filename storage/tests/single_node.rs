@@ -15,7 +15,7 @@ fn config(applied: u64) -> Config {
 
 /// Handles Readies in the documented order until there are none; returns applied normal entries.
 fn drive(node: &mut RawNode<DiskStorage>, storage: &DiskStorage, applied: &mut Vec<Vec<u8>>) {
-    let mut apply = |ents: Vec<Entry>, applied: &mut Vec<Vec<u8>>| {
+    let apply = |ents: Vec<Entry>, applied: &mut Vec<Vec<u8>>| {
         for e in ents {
             if e.get_entry_type() == EntryType::EntryNormal && !e.data.is_empty() {
                 applied.push(e.data.to_vec());
