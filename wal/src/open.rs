@@ -238,7 +238,7 @@ fn zero_from(seg: &Segment, from: u64) -> Result<()> {
     let mut at = from;
     while at < seg.data_limit() {
         let len = CHUNK.min(seg.data_limit() - at);
-        if seg.read(at, len)?.iter().any(|&b| b != 0) {
+        if !crate::scan::is_zero(&seg.read(at, len)?) {
             seg.file
                 .write_at(&zeros[..len as usize], at)
                 .map_err(io_err("write", &seg.path))?;
