@@ -44,6 +44,7 @@ mod footer;
 pub mod format;
 pub mod fs;
 mod index;
+pub mod inspect;
 mod open;
 mod options;
 mod purge;
