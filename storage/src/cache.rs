@@ -20,7 +20,11 @@ pub struct EntryCache {
 impl EntryCache {
     /// An empty cache holding at most about `limit` bytes of entries.
     pub fn new(limit: usize) -> Self {
-        EntryCache { entries: VecDeque::new(), bytes: 0, limit: limit as u64 }
+        EntryCache {
+            entries: VecDeque::new(),
+            bytes: 0,
+            limit: limit as u64,
+        }
     }
 
     /// Index of the oldest cached entry, if any.
@@ -38,7 +42,11 @@ impl EntryCache {
     pub fn append(&mut self, entries: &[Entry], sizes: &[u64]) {
         let Some(first) = entries.first() else { return };
         self.truncate_from(first.index);
-        if self.entries.back().is_some_and(|b| b.0.index + 1 != first.index) {
+        if self
+            .entries
+            .back()
+            .is_some_and(|b| b.0.index + 1 != first.index)
+        {
             self.clear();
         }
         for (e, &size) in entries.iter().zip(sizes) {
@@ -84,7 +92,9 @@ impl EntryCache {
     /// size budget `(total, max)` following raft's `limit_size` rule. Returns false once the
     /// budget stopped it.
     pub fn read(&self, lo: u64, hi: u64, total: &mut u64, max: u64, out: &mut Vec<Entry>) -> bool {
-        let Some(first) = self.first() else { return true };
+        let Some(first) = self.first() else {
+            return true;
+        };
         let start = (lo - first) as usize;
         for (e, size) in self.entries.iter().skip(start) {
             if e.index >= hi {

@@ -81,8 +81,16 @@ impl DiskStorage {
         let wal = Wal::open(dir.join("wal"), opts.wal.clone())?;
         let snaps = Snapshotter::open(dir.join("snap"), opts.snap.clone())?;
         let log_state = wal.state()?;
-        let hard_state = log_state.hard_state.as_ref().map(hard_state_from_wal).unwrap_or_default();
-        let conf_state = log_state.conf_state.as_ref().map(conf_state_from_wal).unwrap_or_default();
+        let hard_state = log_state
+            .hard_state
+            .as_ref()
+            .map(hard_state_from_wal)
+            .unwrap_or_default();
+        let conf_state = log_state
+            .conf_state
+            .as_ref()
+            .map(conf_state_from_wal)
+            .unwrap_or_default();
         let snapshot = newest_agreed_snapshot(&snaps, &log_state)?;
         let (first, last) = (wal.first_index()?, wal.last_index()?);
         check_restart(&dir, &hard_state, &snapshot, first, last)?;
@@ -114,7 +122,9 @@ impl DiskStorage {
             report,
             snapshot_wanted: AtomicU64::new(0),
         };
-        Ok(DiskStorage { core: Arc::new(core) })
+        Ok(DiskStorage {
+            core: Arc::new(core),
+        })
     }
 
     /// What opening recovered.
@@ -168,8 +178,15 @@ impl DiskStorage {
 }
 
 /// The newest snapshot file the WAL has a marker for, or empty metadata.
-fn newest_agreed_snapshot(snaps: &Snapshotter, st: &stele_wal::LogState) -> Result<SnapshotMetadata> {
-    let agreed = |id: stele_snap::SnapshotId| st.markers.iter().any(|m| m.index == id.index && m.term == id.term);
+fn newest_agreed_snapshot(
+    snaps: &Snapshotter,
+    st: &stele_wal::LogState,
+) -> Result<SnapshotMetadata> {
+    let agreed = |id: stele_snap::SnapshotId| {
+        st.markers
+            .iter()
+            .any(|m| m.index == id.index && m.term == id.term)
+    };
     match snaps.load_newest_where(agreed) {
         Ok(file) => Ok(stele_snap::metadata_to_raft(file.metadata())),
         Err(stele_snap::Error::NoSnapshot { .. }) => Ok(SnapshotMetadata::default()),
@@ -178,8 +195,19 @@ fn newest_agreed_snapshot(snaps: &Snapshotter, st: &stele_wal::LogState) -> Resu
 }
 
 /// raft's restart invariants (`raft-rs-contract.md` §1.6), checked before raft sees the state.
-fn check_restart(dir: &Path, hs: &HardState, snap: &SnapshotMetadata, first: u64, last: u64) -> Result<()> {
-    let broken = |reason: String| Err(Error::RestartInvariant { dir: dir.to_path_buf(), reason });
+fn check_restart(
+    dir: &Path,
+    hs: &HardState,
+    snap: &SnapshotMetadata,
+    first: u64,
+    last: u64,
+) -> Result<()> {
+    let broken = |reason: String| {
+        Err(Error::RestartInvariant {
+            dir: dir.to_path_buf(),
+            reason,
+        })
+    };
     if first > 1 && snap.index + 1 < first {
         return broken(format!(
             "the log starts at {first} but the newest usable snapshot is at {}: entries up to {} are gone",
@@ -188,7 +216,11 @@ fn check_restart(dir: &Path, hs: &HardState, snap: &SnapshotMetadata, first: u64
         ));
     }
     if *hs != HardState::default() && (hs.commit + 1 < first || hs.commit > last) {
-        return broken(format!("hs.commit {} is out of range [{}, {last}]", hs.commit, first - 1));
+        return broken(format!(
+            "hs.commit {} is out of range [{}, {last}]",
+            hs.commit,
+            first - 1
+        ));
     }
     Ok(())
 }

@@ -17,7 +17,11 @@ pub struct StorageOptions {
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { cache_bytes: 64 << 20, wal: WalOptions::default(), snap: SnapOptions::default() }
+        StorageOptions {
+            cache_bytes: 64 << 20,
+            wal: WalOptions::default(),
+            snap: SnapOptions::default(),
+        }
     }
 }
 

@@ -23,7 +23,10 @@ impl DiskStorage {
             return Err(Error::Compacted { index: low, first });
         }
         if high > last + 1 {
-            return Err(Error::Unavailable { index: high - 1, last });
+            return Err(Error::Unavailable {
+                index: high - 1,
+                last,
+            });
         }
         let mut out = Vec::with_capacity((high.saturating_sub(low)).min(1024) as usize);
         if low >= high {
@@ -71,7 +74,10 @@ impl DiskStorage {
         }
         match wal.term(idx) {
             Ok(t) => Ok(t),
-            Err(_) if idx == st.snapshot.index => Ok(st.snapshot.term),
+            // The WAL may not know the term of its start after a purge; the snapshot does.
+            Err(stele_wal::Error::Compacted { .. }) if idx == st.snapshot.index => {
+                Ok(st.snapshot.term)
+            }
             Err(stele_wal::Error::Compacted { .. }) => Err(Error::Compacted { index: idx, first }),
             Err(e) => Err(e.into()),
         }
@@ -80,8 +86,13 @@ impl DiskStorage {
     fn snapshot_impl(&self, request_index: u64) -> Result<Snapshot> {
         let meta = self.snapshot_metadata();
         if meta.index == 0 || meta.index < request_index {
-            self.core.snapshot_wanted.fetch_max(request_index.max(1), Ordering::AcqRel);
-            return Err(Error::SnapshotTemporarilyUnavailable { requested: request_index, newest: meta.index });
+            self.core
+                .snapshot_wanted
+                .fetch_max(request_index.max(1), Ordering::AcqRel);
+            return Err(Error::SnapshotTemporarilyUnavailable {
+                requested: request_index,
+                newest: meta.index,
+            });
         }
         let id = stele_snap::SnapshotId::new(meta.index, meta.term);
         Ok(self.core.snaps.load(id)?.to_raft()?)

@@ -168,6 +168,14 @@ impl DiskStorage {
                 "cannot snapshot at {index}: its term is not in the log"
             ))
         })?;
+        let served = self.snapshot_metadata().index;
+        if index < served {
+            // The WAL keeps the newest 16 markers; older snapshots would push out the served
+            // one's, and raft never needs a snapshot older than the one it can already get.
+            return Err(Error::InvalidArgument(format!(
+                "cannot snapshot at {index}: a newer snapshot ({served}) is already served"
+            )));
+        }
         if index == 0 || index > self.hard_state().commit {
             return Err(Error::InvalidArgument(format!(
                 "cannot snapshot at {index}: not committed"
@@ -185,7 +193,7 @@ impl DiskStorage {
         {
             let mut st = self.write_state();
             self.core.wal.append(batch, false)?;
-            if index > st.snapshot.index {
+            if index >= st.snapshot.index {
                 st.snapshot = meta.clone();
             }
         }

@@ -10,7 +10,13 @@ fn logger() -> slog::Logger {
 }
 
 fn config(applied: u64) -> Config {
-    Config { id: 1, election_tick: 10, heartbeat_tick: 3, applied, ..Config::default() }
+    Config {
+        id: 1,
+        election_tick: 10,
+        heartbeat_tick: 3,
+        applied,
+        ..Config::default()
+    }
 }
 
 /// Handles Readies in the documented order until there are none; returns applied normal entries.
@@ -25,7 +31,9 @@ fn drive(node: &mut RawNode<DiskStorage>, storage: &DiskStorage, applied: &mut V
     while node.has_ready() {
         let mut rd = node.ready();
         assert!(rd.snapshot().is_empty());
-        storage.append(rd.entries(), rd.hs(), rd.must_sync()).unwrap();
+        storage
+            .append(rd.entries(), rd.hs(), rd.must_sync())
+            .unwrap();
         apply(rd.take_committed_entries(), applied);
         let mut light = node.advance(rd);
         if let Some(c) = light.commit_index() {
@@ -48,7 +56,8 @@ fn elect_commit_restart_and_continue() {
     let mut applied = Vec::new();
     drive(&mut node, &storage, &mut applied);
     for i in 0..50u32 {
-        node.propose(vec![], format!("put {i}").into_bytes()).unwrap();
+        node.propose(vec![], format!("put {i}").into_bytes())
+            .unwrap();
         drive(&mut node, &storage, &mut applied);
     }
     assert_eq!(applied.len(), 50);
@@ -60,9 +69,14 @@ fn elect_commit_restart_and_continue() {
     let storage = DiskStorage::open(dir.path(), StorageOptions::default()).unwrap();
     assert_eq!(storage.last_index().unwrap(), last);
     assert_eq!(storage.hard_state().commit, commit);
-    let e = storage.entries(2, last + 1, None, raft::GetEntriesContext::empty(false)).unwrap();
+    let e = storage
+        .entries(2, last + 1, None, raft::GetEntriesContext::empty(false))
+        .unwrap();
     assert_eq!(e.len() as u64, last - 1);
-    assert_eq!(e[0].write_to_bytes().unwrap().len() as u32, e[0].compute_size());
+    assert_eq!(
+        e[0].write_to_bytes().unwrap().len() as u32,
+        e[0].compute_size()
+    );
     // Restart with applied = the state machine's applied index (here: everything).
     let mut node = RawNode::new(&config(commit), storage.clone(), &logger()).unwrap();
     node.campaign().unwrap();
