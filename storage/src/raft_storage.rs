@@ -59,7 +59,7 @@ impl DiskStorage {
         Ok(out)
     }
 
-    fn term_impl(&self, idx: u64) -> Result<u64> {
+    pub(crate) fn term_impl(&self, idx: u64) -> Result<u64> {
         let st = self.read_state();
         let wal = &self.core.wal;
         let (first, last) = (wal.first_index()?, wal.last_index()?);

@@ -163,10 +163,11 @@ impl DiskStorage {
         cs: &ConfState,
         data: &mut dyn Read,
     ) -> Result<SnapshotMetadata> {
-        let term = raft::Storage::term(self, index).map_err(|_| {
-            Error::InvalidArgument(format!(
+        let term = self.term_impl(index).map_err(|e| match e {
+            Error::Compacted { .. } | Error::Unavailable { .. } => Error::InvalidArgument(format!(
                 "cannot snapshot at {index}: its term is not in the log"
-            ))
+            )),
+            other => other,
         })?;
         let served = self.snapshot_metadata().index;
         if index < served {

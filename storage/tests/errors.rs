@@ -1,0 +1,120 @@
+//! Failures surface as errors, never as silent changes: after a failed sync every write fails;
+//! errors map onto the `raft::StorageError` kinds raft expects.
+
+use std::sync::Arc;
+
+use raft::eraftpb::{ConfState, Entry, HardState};
+use raft::{GetEntriesContext, Storage, StorageError};
+use stele_storage::{DiskStorage, Error, StorageOptions};
+use stele_wal::fs::sim::{CrashMode, Fault, Op, SimFs};
+
+fn entry(index: u64, term: u64) -> Entry {
+    let mut e = Entry::default();
+    e.index = index;
+    e.term = term;
+    e.data = format!("e{index}").into_bytes().into();
+    e
+}
+
+fn hs(commit: u64) -> HardState {
+    let mut h = HardState::default();
+    h.term = 1;
+    h.commit = commit;
+    h
+}
+
+fn open(fs: &SimFs) -> DiskStorage {
+    DiskStorage::open("/s", StorageOptions::with_fs(Arc::new(fs.clone()))).unwrap()
+}
+
+#[test]
+fn after_a_failed_sync_every_write_fails_and_nothing_acknowledged_is_lost() {
+    let fs = SimFs::new();
+    let s = open(&fs);
+    s.append(&[entry(1, 1), entry(2, 1)], Some(&hs(2)), true)
+        .unwrap();
+    fs.fail(Op::SyncData, 0, Fault::Eio);
+    assert!(s.append(&[entry(3, 1)], None, true).is_err());
+    let poisoned = |r: stele_storage::Result<()>| {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(e, Error::Wal(stele_wal::Error::Poisoned { .. })),
+            "{e}"
+        );
+    };
+    poisoned(s.append(&[entry(4, 1)], None, false));
+    poisoned(s.set_commit(3));
+    poisoned(s.set_conf_state(&ConfState::default()));
+    poisoned(s.sync().map(|_| ()));
+    poisoned(
+        s.create_snapshot(2, &ConfState::default(), &mut &b""[..])
+            .map(|_| ()),
+    );
+    // raft sees the failure as a fatal storage error, not as data.
+    assert!(matches!(
+        s.entries(1, 2, None, GetEntriesContext::empty(false)),
+        Err(raft::Error::Store(StorageError::Other(_)))
+    ));
+    drop(s);
+    fs.crash(CrashMode::DropUnsynced);
+    let s = open(&fs);
+    assert_eq!(s.last_index().unwrap(), 2);
+    assert_eq!(s.hard_state().commit, 2);
+}
+
+#[test]
+fn storage_errors_map_onto_the_kinds_raft_expects() {
+    let fs = SimFs::new();
+    let s = open(&fs);
+    let ents: Vec<Entry> = (1..=10).map(|i| entry(i, 1)).collect();
+    s.append(&ents, Some(&hs(10)), true).unwrap();
+    s.create_snapshot(5, &ConfState::default(), &mut &b"five"[..])
+        .unwrap();
+    s.compact(5).unwrap();
+    let ctx = || GetEntriesContext::empty(false);
+    assert!(matches!(
+        s.entries(5, 7, None, ctx()),
+        Err(raft::Error::Store(StorageError::Compacted))
+    ));
+    assert!(matches!(
+        s.entries(6, 12, None, ctx()),
+        Err(raft::Error::Store(StorageError::Unavailable))
+    ));
+    assert!(matches!(
+        s.term(4),
+        Err(raft::Error::Store(StorageError::Compacted))
+    ));
+    assert_eq!(s.term(5).unwrap(), 1);
+    assert!(matches!(
+        s.term(11),
+        Err(raft::Error::Store(StorageError::Unavailable))
+    ));
+    assert!(matches!(
+        s.snapshot(6, 2),
+        Err(raft::Error::Store(
+            StorageError::SnapshotTemporarilyUnavailable
+        ))
+    ));
+    assert_eq!(s.snapshot_wanted(), 6);
+    assert_eq!(s.snapshot(5, 2).unwrap().get_metadata().index, 5);
+}
+
+#[test]
+fn a_log_that_starts_after_its_snapshot_is_refused_on_open() {
+    // Delete the only snapshot file behind the storage's back: the log starts at 6 and nothing
+    // can rebuild entries 1..=5. Opening must say so rather than let raft fail later.
+    let fs = SimFs::new();
+    let s = open(&fs);
+    let ents: Vec<Entry> = (1..=10).map(|i| entry(i, 1)).collect();
+    s.append(&ents, Some(&hs(10)), true).unwrap();
+    s.create_snapshot(5, &ConfState::default(), &mut &b"five"[..])
+        .unwrap();
+    s.compact(5).unwrap();
+    drop(s);
+    fs.delete_file(std::path::Path::new(
+        "/s/snap/0000000000000001-0000000000000005.snap",
+    ));
+    let err = DiskStorage::open("/s", StorageOptions::with_fs(Arc::new(fs.clone()))).unwrap_err();
+    assert!(matches!(err, Error::RestartInvariant { .. }), "{err}");
+    assert!(err.to_string().contains("starts at 6"), "{err}");
+}
