@@ -10,16 +10,16 @@ use stele_wal::fs::sim::{CrashMode, Fault, Op, SimFs};
 
 fn entry(index: u64, term: u64) -> Entry {
     let mut e = Entry::default();
-    e.index = index;
-    e.term = term;
-    e.data = format!("e{index}").into_bytes().into();
+    e.set_index(index);
+    e.set_term(term);
+    e.set_data(format!("e{index}").into_bytes().into());
     e
 }
 
 fn hs(commit: u64) -> HardState {
     let mut h = HardState::default();
-    h.term = 1;
-    h.commit = commit;
+    h.set_term(1);
+    h.set_commit(commit);
     h
 }
 
