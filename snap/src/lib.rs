@@ -50,6 +50,7 @@
 mod error;
 mod file;
 pub mod format;
+pub mod inspect;
 mod load;
 mod meta;
 mod name;

@@ -117,7 +117,11 @@ fn hash_file(
     Ok(())
 }
 
-fn decode_metadata(path: &Path, bytes: &[u8], id: SnapshotId) -> Result<SnapshotMetadata> {
+pub(crate) fn decode_metadata(
+    path: &Path,
+    bytes: &[u8],
+    id: SnapshotId,
+) -> Result<SnapshotMetadata> {
     let meta = SnapshotMetadata::decode(bytes).map_err(|_| Error::Malformed {
         path: path.to_path_buf(),
         offset: HEADER_LEN,

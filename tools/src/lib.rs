@@ -1,6 +1,8 @@
-//! `stele-tools`: the project's binaries.
+//! `stele-tools`: the project's tools.
 //!
-//! `wal-dump` (inspect and verify what is on disk) and `stele-kv` (a replicated key-value node)
-//! arrive with their issues. Until then the runnable demonstration is the root package's
-//! `wal_demo` example.
+//! [`dump`] is `wal-dump`, which inspects and verifies a stele data directory read-only (the
+//! binary `src/bin/wal-dump.rs` only calls [`dump::run`]). `stele-kv` (a replicated key-value
+//! node) arrives with its issue.
 #![deny(missing_docs)]
+
+pub mod dump;

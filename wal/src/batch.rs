@@ -324,10 +324,9 @@ pub(crate) fn decode_body(
     first_index: u64,
     count: u32,
 ) -> std::result::Result<Body, Damage> {
-    if first_index
-        .checked_add(u64::from(count))
-        .is_none_or(|end| end > format::MAX_INDEX)
-    {
+    // Index 0 is never written (raft logs start at 1): a batch claiming it is hostile.
+    let end = first_index.checked_add(u64::from(count));
+    if first_index == 0 || end.is_none_or(|end| end > format::MAX_INDEX) {
         return Err(Damage::BadBody("index out of range"));
     }
     let mut out = Body::default();

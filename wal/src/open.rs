@@ -122,6 +122,13 @@ fn open_segment(
     let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
     file.read_at(&mut h, 0).map_err(io_err("read", &path))?;
     let id = SegmentId::decode_header(&h).map_err(|d| Error::corrupt(&path, 0, d))?;
+    if id.first_index == 0 {
+        return Err(Error::corrupt(
+            &path,
+            24,
+            Damage::BadHeader("first index 0"),
+        ));
+    }
     if id.seq != seq || id.first_index != first {
         let damage = Damage::NameMismatch {
             header_seq: id.seq,
@@ -194,6 +201,9 @@ fn check_footer(f: &SegmentFooter, size: u64) -> std::result::Result<(), Damage>
     let bad = |what| Err(Damage::BadMessage(what));
     if f.batch_offset.iter().any(|&o| o >= size) {
         return bad("footer batch offset outside the segment");
+    }
+    if f.batch_first.first() == Some(&0) || f.run_first.first() == Some(&0) {
+        return bad("footer index 0");
     }
     if f.batch_first.windows(2).any(|w| w[0] >= w[1]) || f.run_first.windows(2).any(|w| w[0] > w[1])
     {

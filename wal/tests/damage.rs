@@ -173,3 +173,43 @@ fn every_single_bit_flip_is_detected() {
     println!("bit flips: {errors} errors, {torn} torn-tail truncations, {unchanged} harmless (unused space)");
     assert!(errors > 0 && torn > 0);
 }
+
+/// A hostile segment whose batches pass every checksum but claim index 0 (never written: raft
+/// logs start at 1) must not panic or wrap the index arithmetic; found by wal-dump's property
+/// test. The segment has seq 5, as if older ones were purged, so replay starts unanchored.
+#[test]
+fn a_checksum_valid_batch_at_index_zero_is_rejected_not_panicked_on() {
+    use stele_wal::format::{kind, BatchHeader, SegmentId, BATCH_MAGIC, GROUP_ID};
+    use stele_wal::fs::FileSystem;
+    let fs = SimFs::new();
+    drop(open(&fs, SEG).unwrap()); // creates /w
+    let id = SegmentId { seq: 5, first_index: 1, salt: 99 };
+    let mut file = id.encode_header().to_vec();
+    for first_index in [0u64, 0] {
+        let payload = b"\x10\x01";
+        let mut body = vec![kind::ENTRY, 0, 0, 0];
+        body.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        body.extend_from_slice(&1u64.to_le_bytes());
+        body.extend_from_slice(payload);
+        body.resize(24, 0);
+        let h = BatchHeader {
+            magic: BATCH_MAGIC,
+            first_index,
+            count: 1,
+            body_len: body.len() as u32,
+            body_crc: crc32fast::hash(&body),
+            group: GROUP_ID,
+        };
+        let mut header = [0u8; 32];
+        h.encode(&id, &mut header);
+        file.extend_from_slice(&header);
+        file.extend_from_slice(&body);
+    }
+    file.resize(SEG as usize, 0);
+    let path = Path::new("/w/0000000000000005-0000000000000001.wal");
+    fs.create(path).unwrap();
+    fs.write_file(path, &file);
+    // Two such batches: the second is valid after the first's damage, so this is corruption.
+    let err = open(&fs, SEG).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { ref path, .. } if path.ends_with("0000000000000005-0000000000000001.wal")), "{err}");
+}
