@@ -183,7 +183,11 @@ fn a_checksum_valid_batch_at_index_zero_is_rejected_not_panicked_on() {
     use stele_wal::fs::FileSystem;
     let fs = SimFs::new();
     drop(open(&fs, SEG).unwrap()); // creates /w
-    let id = SegmentId { seq: 5, first_index: 1, salt: 99 };
+    let id = SegmentId {
+        seq: 5,
+        first_index: 1,
+        salt: 99,
+    };
     let mut file = id.encode_header().to_vec();
     for first_index in [0u64, 0] {
         let payload = b"\x10\x01";
@@ -211,5 +215,8 @@ fn a_checksum_valid_batch_at_index_zero_is_rejected_not_panicked_on() {
     fs.write_file(path, &file);
     // Two such batches: the second is valid after the first's damage, so this is corruption.
     let err = open(&fs, SEG).unwrap_err();
-    assert!(matches!(err, Error::Corrupt { ref path, .. } if path.ends_with("0000000000000005-0000000000000001.wal")), "{err}");
+    assert!(
+        matches!(err, Error::Corrupt { ref path, .. } if path.ends_with("0000000000000005-0000000000000001.wal")),
+        "{err}"
+    );
 }
