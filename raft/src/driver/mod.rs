@@ -1,0 +1,352 @@
+//! The node thread: owns the `RawNode<DiskStorage>`, the state machine and the transport, and
+//! runs the loop: tick on a timer, take requests and messages, handle every `Ready`.
+//!
+//! A `Ready` is handled in the order of `raft-rs-contract.md` §3.2 (synchronous mode):
+//! 1. the leader's `messages()` go to the transport at once;
+//! 2. a received snapshot is installed: state machine first, then the log reset;
+//! 3. entries and HardState are appended as one batch, synced when `must_sync()`;
+//! 4. only then `persisted_messages()` go out (votes, append acknowledgements: never before
+//!    the batch they acknowledge is durable);
+//! 5. read states are recorded; committed entries are applied (membership changes through
+//!    `apply_conf_change`, the new ConfState stored; an empty `EntryConfChangeV2` leaves a joint
+//!    configuration);
+//! 6. `advance`; `LightReady::commit_index` is stored; its messages go out; its committed
+//!    entries are applied; `advance_apply`.
+//!
+//! Then reads whose index is applied are answered, and the snapshot policy runs. Any storage
+//! error stops the node (the WAL is poisoned after a failed write or sync; nothing is retried).
+
+mod apply;
+mod snapshot;
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Instant;
+
+use raft::eraftpb::{ConfState, Message, MessageType};
+use raft::{RawNode, SnapshotStatus, StateRole};
+use stele_storage::DiskStorage;
+
+use crate::config::NodeConfig;
+use crate::error::{Error, Result};
+use crate::node::{Command, Status, StatusCell};
+use crate::pending::{Pending, Reply};
+use crate::restart::Recovered;
+use crate::state_machine::StateMachine;
+use crate::transport::{Inbound, Transport};
+
+/// Commands taken from the channel before the Ready is handled (batching proposals).
+const MAX_COMMANDS_PER_READY: usize = 1024;
+/// Readies handled back to back before the channel is looked at again.
+const MAX_READIES_PER_ROUND: usize = 64;
+
+/// What a proposal asks raft to append.
+enum Payload {
+    Data(Vec<u8>),
+    Conf(raft::eraftpb::ConfChangeV2),
+}
+
+/// The state of the node thread.
+pub(crate) struct Driver {
+    cfg: NodeConfig,
+    raw: RawNode<DiskStorage>,
+    storage: DiskStorage,
+    sm: Box<dyn StateMachine>,
+    transport: Box<dyn Transport>,
+    rx: Receiver<Command>,
+    pending: Pending,
+    /// The state machine's applied index (mirrors `sm.applied_index()`).
+    applied: u64,
+    /// The configuration as of `applied`.
+    conf_state: ConfState,
+    leader_id: u64,
+    ticks: u64,
+    snapshot_index: u64,
+    snapshots_created: u64,
+    snapshots_installed: u64,
+    /// A leader's snapshot went to a peer it does not include: make a newer one.
+    snapshot_needed: bool,
+    /// Don't retry a failed state-machine snapshot before this applied index.
+    snapshot_retry_at: u64,
+    /// `report_snapshot(Failure)` calls held until the current Ready is advanced.
+    deferred_failures: Vec<u64>,
+    /// The status last published (after a storage failure, raft's log must not be asked).
+    published: Option<Status>,
+}
+
+impl Driver {
+    pub fn new(
+        cfg: NodeConfig,
+        raw: RawNode<DiskStorage>,
+        storage: DiskStorage,
+        sm: Box<dyn StateMachine>,
+        transport: Box<dyn Transport>,
+        rx: Receiver<Command>,
+        recovered: Recovered,
+    ) -> Driver {
+        let snapshot_index = storage.snapshot_metadata().index;
+        Driver {
+            pending: Pending::new(cfg.id),
+            cfg,
+            raw,
+            storage,
+            sm,
+            transport,
+            rx,
+            applied: recovered.applied,
+            conf_state: recovered.conf_state,
+            leader_id: 0,
+            ticks: 0,
+            snapshot_index,
+            snapshots_created: 0,
+            snapshots_installed: 0,
+            snapshot_needed: false,
+            snapshot_retry_at: 0,
+            deferred_failures: Vec::new(),
+            published: None,
+        }
+    }
+
+    /// Runs the loop until shutdown or a fatal error, then fails whatever still waits.
+    pub fn run(mut self, cell: &StatusCell) -> Result<()> {
+        let result = self.run_loop(cell);
+        if let Err(e) = &result {
+            log::error!("stele-raft node {}: stopping on error: {e}", self.cfg.id);
+        }
+        self.pending.fail_all();
+        self.transport.stop();
+        let mut status = match (&result, self.published.take()) {
+            (Err(_), Some(last)) => last, // the storage failed: don't read through it again
+            _ => self.status(),
+        };
+        status.running = false;
+        cell.publish(status);
+        result
+    }
+
+    fn run_loop(&mut self, cell: &StatusCell) -> Result<()> {
+        let tick = self.cfg.tick;
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(cmd) => {
+                    if !self.handle(cmd) {
+                        return Ok(());
+                    }
+                    for cmd in self
+                        .rx
+                        .try_iter()
+                        .take(MAX_COMMANDS_PER_READY)
+                        .collect::<Vec<_>>()
+                    {
+                        if !self.handle(cmd) {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.on_tick(now);
+                next_tick += tick;
+                if next_tick <= now {
+                    next_tick = now + tick; // fell behind (a long snapshot): don't burst ticks
+                }
+            }
+            self.handle_readies()?;
+            let status = self.status();
+            cell.publish(status.clone());
+            self.published = Some(status);
+        }
+    }
+
+    /// Handles one command; false on shutdown.
+    fn handle(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Propose { data, reply } => {
+                self.propose(Payload::Data(data), Reply::Data(reply))
+            }
+            Command::ConfChange { change, reply } => {
+                self.propose(Payload::Conf(change), Reply::Conf(reply))
+            }
+            Command::ReadIndex { reply } => {
+                let ctx = self
+                    .pending
+                    .add_read(reply, Instant::now() + self.cfg.proposal_timeout);
+                self.raw.read_index(ctx);
+            }
+            Command::TransferLeader(id) => self.raw.transfer_leader(id),
+            Command::Campaign => {
+                if let Err(e) = self.raw.campaign() {
+                    log::debug!("stele-raft node {}: campaign: {e}", self.cfg.id);
+                }
+            }
+            Command::Inbound(Inbound::Message(m)) => {
+                if m.to != self.cfg.id {
+                    log::debug!(
+                        "stele-raft node {}: dropped a message for {}",
+                        self.cfg.id,
+                        m.to
+                    );
+                } else if let Err(e) = self.raw.step(m) {
+                    // Responses from removed peers and the like: harmless, raft ignores them.
+                    log::debug!("stele-raft node {}: step: {e}", self.cfg.id);
+                }
+            }
+            Command::Inbound(Inbound::Unreachable(id)) => self.raw.report_unreachable(id),
+            Command::Inbound(Inbound::Snapshot(id, status)) => self.raw.report_snapshot(id, status),
+            Command::Shutdown => return false,
+        }
+        true
+    }
+
+    fn propose(&mut self, payload: Payload, reply: Reply) {
+        let (seq, ctx) = self.pending.next_context();
+        let leader = self.raw.raft.state == StateRole::Leader;
+        let before = self.raw.raft.raft_log.last_index();
+        let conf = matches!(payload, Payload::Conf(_));
+        let res = match payload {
+            Payload::Data(data) => self.raw.propose(ctx, data),
+            Payload::Conf(cc) => self.raw.propose_conf_change(ctx, cc),
+        };
+        if let Err(e) = res {
+            let why = match e {
+                raft::Error::ProposalDropped if self.raw.raft.leader_id == 0 => "no leader".into(),
+                e => e.to_string(),
+            };
+            return reply.fail(Error::Dropped(why));
+        }
+        let last = self.raw.raft.raft_log.last_index();
+        let slot = (leader && last > before).then_some(last);
+        if conf && slot.is_some() {
+            // raft appends a refused change as an empty normal entry (context cleared).
+            let kept = self.raw.raft.raft_log.unstable.entries.last();
+            if kept.is_some_and(|e| e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal) {
+                return reply.fail(Error::ConfChangeRejected(
+                    "another membership change is pending, or a joint configuration must be \
+                     left first"
+                        .into(),
+                ));
+            }
+        }
+        let deadline = Instant::now() + self.cfg.proposal_timeout;
+        self.pending.add_proposal(seq, reply, slot, deadline);
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        self.raw.tick();
+        self.ticks += 1;
+        self.pending.expire(now);
+        if self.ticks % self.cfg.heartbeat_tick as u64 == 0 {
+            // raft drops a read when there is no leader or the leader has not committed in its
+            // term yet: ask again until it is answered or times out.
+            for ctx in self.pending.unanswered_reads() {
+                self.raw.read_index(ctx);
+            }
+        }
+    }
+
+    /// Handles Readies until raft has none, then answers reads and runs the snapshot policy.
+    fn handle_readies(&mut self) -> Result<()> {
+        for _ in 0..MAX_READIES_PER_ROUND {
+            while self.raw.has_ready() {
+                self.on_ready()?;
+            }
+            for id in std::mem::take(&mut self.deferred_failures) {
+                self.raw.report_snapshot(id, SnapshotStatus::Failure);
+            }
+            self.pending.answer_reads(self.applied);
+            self.maybe_snapshot()?;
+            if !self.raw.has_ready() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One Ready, in the order of the module docs.
+    fn on_ready(&mut self) -> Result<()> {
+        let mut rd = self.raw.ready();
+        if let Some(ss) = rd.ss() {
+            if ss.leader_id != self.leader_id {
+                self.leader_id = ss.leader_id;
+                self.pending.leader_changed();
+            }
+        }
+        let msgs = rd.take_messages();
+        self.send(msgs);
+        if !rd.snapshot().is_empty() {
+            self.install_snapshot(rd.snapshot())?;
+        }
+        self.storage.append(rd.entries(), rd.hs(), rd.must_sync())?;
+        let msgs = rd.take_persisted_messages();
+        self.send(msgs);
+        for rs in rd.take_read_states() {
+            self.pending.read_state(&rs);
+        }
+        let committed = rd.take_committed_entries();
+        self.apply(committed)?;
+        let mut light = self.raw.advance(rd);
+        if let Some(commit) = light.commit_index() {
+            self.storage.set_commit(commit)?;
+        }
+        self.send(light.take_messages());
+        self.apply(light.take_committed_entries())?;
+        self.raw.advance_apply();
+        Ok(())
+    }
+
+    /// Hands messages to the transport, except a snapshot for a peer the snapshot's
+    /// configuration does not include (a node added after it): the peer would refuse it, so it
+    /// is reported failed and a newer snapshot is made.
+    fn send(&mut self, msgs: Vec<Message>) {
+        if msgs.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            if m.get_msg_type() == MessageType::MsgSnapshot
+                && !member(m.to, m.get_snapshot().get_metadata().get_conf_state())
+            {
+                self.deferred_failures.push(m.to);
+                self.snapshot_needed = true;
+                continue;
+            }
+            out.push(m);
+        }
+        self.transport.send(out);
+    }
+
+    /// The published status.
+    pub fn status(&self) -> Status {
+        let r = &self.raw.raft;
+        Status {
+            id: self.cfg.id,
+            leader_id: r.leader_id,
+            term: r.term,
+            role: r.state,
+            commit: r.raft_log.committed,
+            applied: self.applied,
+            first_index: r.raft_log.first_index(),
+            last_index: r.raft_log.last_index(),
+            snapshot_index: self.snapshot_index,
+            conf_state: self.conf_state.clone(),
+            snapshots_created: self.snapshots_created,
+            snapshots_installed: self.snapshots_installed,
+            running: true,
+        }
+    }
+}
+
+fn member(id: u64, cs: &ConfState) -> bool {
+    [
+        cs.get_voters(),
+        cs.get_learners(),
+        cs.get_voters_outgoing(),
+        cs.get_learners_next(),
+    ]
+    .iter()
+    .any(|ids| ids.contains(&id))
+}

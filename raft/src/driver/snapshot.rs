@@ -1,0 +1,188 @@
+//! The snapshot and compaction policy, and the stream from the state machine to the snapshot
+//! file.
+//!
+//! Policy: a snapshot is taken at the applied index when `snapshot_interval` entries were
+//! applied since the newest one, when raft asked the storage for a snapshot it did not have
+//! (`snapshot_wanted`), or when the newest snapshot cannot serve a peer (it predates the peer's
+//! membership). After each snapshot the log is compacted to `snapshot index -
+//! compaction_tail`; the storage then purges WAL segments and snapshot files behind it.
+//!
+//! The state machine writes on the node thread while a scoped thread streams the bytes into
+//! the snapshot file, through a bounded channel: the snapshot never has to fit in memory. A
+//! writer that fails or unwinds sends an error down the stream, so a partial snapshot is never
+//! saved as a complete one.
+
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use raft::Storage as _;
+
+use super::Driver;
+use crate::error::{Error, Result};
+
+const CHUNK: usize = 256 << 10;
+
+impl Driver {
+    /// Takes a snapshot and compacts if the policy says so.
+    pub(super) fn maybe_snapshot(&mut self) -> Result<()> {
+        if self.applied <= self.snapshot_index || self.applied < self.snapshot_retry_at {
+            return Ok(());
+        }
+        let interval = self.cfg.snapshot_interval;
+        let periodic = interval > 0 && self.applied >= self.snapshot_index + interval;
+        let wanted = self.storage.snapshot_wanted();
+        let wanted = wanted > self.snapshot_index && self.applied >= wanted;
+        if periodic || wanted || self.snapshot_needed {
+            self.snapshot_needed = false;
+            self.create_snapshot()?;
+        }
+        Ok(())
+    }
+
+    fn create_snapshot(&mut self) -> Result<()> {
+        let (index, cs) = (self.applied, self.conf_state.clone());
+        let storage = self.storage.clone();
+        let sm = &mut self.sm;
+        let (sm_result, stored) = std::thread::scope(|s| {
+            let (tx, rx) = sync_channel(4);
+            let saver =
+                s.spawn(move || storage.create_snapshot(index, &cs, &mut ChunkReader::new(rx)));
+            let mut writer = ChunkWriter::new(tx);
+            let written = sm.snapshot(&mut writer);
+            let sm_result = writer.finish(written);
+            (sm_result, saver.join())
+        });
+        let stored = stored.map_err(|_| Error::Panicked)?;
+        if let Err(e) = sm_result {
+            // The state machine could not write: not the storage's fault; try again later.
+            log::warn!(
+                "stele-raft node {}: state machine snapshot failed: {e}",
+                self.cfg.id
+            );
+            self.snapshot_retry_at = index + self.cfg.snapshot_interval.max(1);
+            return Ok(());
+        }
+        let meta = stored?;
+        self.snapshot_index = meta.index;
+        self.snapshots_created += 1;
+        let compact_to = meta.index.saturating_sub(self.cfg.compaction_tail);
+        if compact_to >= self.storage.first_index()? {
+            self.storage.compact(compact_to)?;
+        }
+        log::info!(
+            "stele-raft node {}: snapshot at {} (term {}), log compacted to {compact_to}",
+            self.cfg.id,
+            meta.index,
+            meta.term
+        );
+        Ok(())
+    }
+}
+
+/// The writing end of the snapshot stream.
+struct ChunkWriter {
+    tx: Option<SyncSender<io::Result<Vec<u8>>>>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn new(tx: SyncSender<io::Result<Vec<u8>>>) -> ChunkWriter {
+        ChunkWriter {
+            tx: Some(tx),
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
+    fn push(&mut self, chunk: io::Result<Vec<u8>>) -> io::Result<()> {
+        let tx = self
+            .tx
+            .as_ref()
+            .ok_or_else(|| io::Error::other("snapshot stream closed"))?;
+        tx.send(chunk).map_err(|_| {
+            io::Error::new(io::ErrorKind::BrokenPipe, "the snapshot file was abandoned")
+        })
+    }
+
+    /// Ends the stream: cleanly if the state machine succeeded, with an error otherwise.
+    fn finish(mut self, written: io::Result<()>) -> io::Result<()> {
+        let result = match written {
+            Ok(()) => {
+                let rest = std::mem::take(&mut self.buf);
+                if rest.is_empty() {
+                    Ok(())
+                } else {
+                    self.push(Ok(rest))
+                }
+            }
+            Err(e) => {
+                let _ = self.push(Err(io::Error::new(e.kind(), e.to_string())));
+                Err(e)
+            }
+        };
+        if result.is_ok() {
+            self.tx = None; // a clean end of stream
+        }
+        result
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+            self.push(Ok(full))?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ChunkWriter {
+    fn drop(&mut self) {
+        // Not finished cleanly (an error or a panic in the state machine): the reader must not
+        // take the end of the stream for the end of the snapshot.
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(Err(io::Error::other("the snapshot writer stopped early")));
+        }
+    }
+}
+
+/// The reading end of the snapshot stream.
+struct ChunkReader {
+    rx: Receiver<io::Result<Vec<u8>>>,
+    cur: Vec<u8>,
+    pos: usize,
+}
+
+impl ChunkReader {
+    fn new(rx: Receiver<io::Result<Vec<u8>>>) -> ChunkReader {
+        ChunkReader {
+            rx,
+            cur: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.cur.len() {
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0), // the writer finished cleanly
+            }
+        }
+        let n = out.len().min(self.cur.len() - self.pos);
+        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}

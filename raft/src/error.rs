@@ -1,0 +1,66 @@
+//! [`Error`]: the one error type of stele-raft.
+//!
+//! Proposal outcomes fall into three groups, and the variants say which:
+//! - definitely not applied: [`Error::Dropped`], [`Error::ConfChangeRejected`];
+//! - outcome unknown (the entry may still be, or may already have been, applied):
+//!   [`Error::Timeout`], [`Error::LeaderChanged`], [`Error::Unknown`], [`Error::Stopped`];
+//! - the node itself failed: [`Error::Storage`], [`Error::Raft`], [`Error::Io`],
+//!   [`Error::Codec`], [`Error::Panicked`], [`Error::Invalid`].
+
+/// Every error stele-raft returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The storage failed; the node stops (a failed write or sync is never retried).
+    #[error("storage: {0}")]
+    Storage(#[from] stele_storage::Error),
+    /// raft refused a call (for example an invalid configuration).
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// An I/O error (state machine snapshot or restore, transport, thread start).
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A protobuf message did not encode or decode.
+    #[error("protobuf: {0}")]
+    Codec(#[from] protobuf::ProtobufError),
+    /// The proposal was not appended to the log, or its log slot was taken by another entry:
+    /// it is definitely not applied. The text says why (no leader, leadership transfer in
+    /// progress, overwritten by a new leader...).
+    #[error("proposal dropped: {0}")]
+    Dropped(String),
+    /// The membership change was refused by raft (another change pending, must leave a joint
+    /// configuration first, invalid change): it is definitely not applied.
+    #[error("membership change rejected: {0}")]
+    ConfChangeRejected(String),
+    /// No outcome within the deadline; the entry may still be applied.
+    #[error("timed out; the outcome is unknown")]
+    Timeout,
+    /// The proposal was forwarded to a leader that lost its leadership before the outcome was
+    /// known; the entry may still be applied.
+    #[error("the leader changed; the outcome is unknown")]
+    LeaderChanged,
+    /// The outcome cannot be known any more (for example the entry's index was covered by an
+    /// installed snapshot).
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+    /// The node stopped (shut down, or failed) before the outcome was known.
+    #[error("the node is stopped")]
+    Stopped,
+    /// The node thread panicked.
+    #[error("the node thread panicked")]
+    Panicked,
+    /// An invalid configuration or argument, or on-disk state the driver cannot start from.
+    #[error("invalid: {0}")]
+    Invalid(String),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// True if the entry is definitely not applied ([`Error::Dropped`],
+    /// [`Error::ConfChangeRejected`]): the caller may retry without risk of a duplicate.
+    pub fn is_definitely_not_applied(&self) -> bool {
+        matches!(self, Error::Dropped(_) | Error::ConfChangeRejected(_))
+    }
+}

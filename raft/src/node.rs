@@ -1,0 +1,377 @@
+//! [`Node`] and [`NodeHandle`]: the public face of a node whose `RawNode` runs on its own
+//! thread (the driver module runs the loop).
+//!
+//! Invariants:
+//! - every request goes to the node thread through one channel, in order; the handle never
+//!   touches raft state;
+//! - every [`Proposal`] and [`ReadHandle`] resolves exactly once (see the pending module);
+//!   if the node thread is gone they resolve with [`Error::Stopped`];
+//! - [`Status`] is a copy published by the node thread after every loop iteration.
+
+use std::ops::Deref;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, ConfState};
+use raft::StateRole;
+use stele_storage::DiskStorage;
+
+use crate::config::NodeConfig;
+use crate::driver::Driver;
+use crate::error::{Error, Result};
+use crate::state_machine::StateMachine;
+use crate::transport::{Inbound, Mailbox, Transport};
+
+/// The outcome of an applied proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied<T> {
+    /// The log index the entry was applied at.
+    pub index: u64,
+    /// The state machine's result (for a membership change: the configuration after it).
+    pub result: T,
+}
+
+/// A pending proposal: resolves when its entry is applied, or with an error (see
+/// [`Error`] for which errors mean "definitely not applied").
+#[derive(Debug)]
+pub struct Proposal<T = Vec<u8>> {
+    rx: Receiver<Result<Applied<T>>>,
+}
+
+impl<T> Proposal<T> {
+    pub(crate) fn new() -> (Sender<Result<Applied<T>>>, Proposal<T>) {
+        let (tx, rx) = mpsc::channel();
+        (tx, Proposal { rx })
+    }
+
+    /// Waits for the outcome (the node's `proposal_timeout` bounds the wait).
+    pub fn wait(&self) -> Result<Applied<T>> {
+        self.rx.recv().unwrap_or(Err(Error::Stopped))
+    }
+
+    /// Waits at most `timeout`; [`Error::Timeout`] if there is no outcome yet (it may still
+    /// come: wait again).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<Applied<T>> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Stopped),
+        }
+    }
+}
+
+/// A pending linearizable read: resolves with a read index once this node's state machine has
+/// applied at least that far; reading the state machine then observes every write acknowledged
+/// before the read was requested.
+#[derive(Debug)]
+pub struct ReadHandle {
+    rx: Receiver<Result<u64>>,
+}
+
+impl ReadHandle {
+    /// Waits for the read index (the node's `proposal_timeout` bounds the wait).
+    pub fn wait(&self) -> Result<u64> {
+        self.rx.recv().unwrap_or(Err(Error::Stopped))
+    }
+
+    /// Waits at most `timeout`.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<u64> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Stopped),
+        }
+    }
+}
+
+/// A snapshot of a node's state, published by its thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// This node's id.
+    pub id: u64,
+    /// The leader this node knows of (0: none).
+    pub leader_id: u64,
+    /// The current term.
+    pub term: u64,
+    /// The node's role.
+    pub role: StateRole,
+    /// The commit index.
+    pub commit: u64,
+    /// The state machine's applied index.
+    pub applied: u64,
+    /// The first index in the log.
+    pub first_index: u64,
+    /// The last index in the log.
+    pub last_index: u64,
+    /// The index of the newest snapshot the node can serve (0: none).
+    pub snapshot_index: u64,
+    /// The configuration as of the applied index.
+    pub conf_state: ConfState,
+    /// Snapshots this node created from its state machine.
+    pub snapshots_created: u64,
+    /// Snapshots received from a leader and installed.
+    pub snapshots_installed: u64,
+    /// False once the node thread has stopped.
+    pub running: bool,
+}
+
+pub(crate) struct StatusCell {
+    status: Mutex<Status>,
+    changed: Condvar,
+}
+
+impl StatusCell {
+    pub fn new(status: Status) -> StatusCell {
+        StatusCell {
+            status: Mutex::new(status),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub fn publish(&self, status: Status) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if *s != status {
+            *s = status;
+            self.changed.notify_all();
+        }
+    }
+
+    fn get(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn wait(&self, timeout: Duration, pred: &mut dyn FnMut(&Status) -> bool) -> Option<Status> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if pred(&s) {
+                return Some(s.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            s = self
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+}
+
+/// A request to the node thread.
+pub(crate) enum Command {
+    Propose {
+        data: Vec<u8>,
+        reply: Sender<Result<Applied<Vec<u8>>>>,
+    },
+    ConfChange {
+        change: ConfChangeV2,
+        reply: Sender<Result<Applied<ConfState>>>,
+    },
+    ReadIndex {
+        reply: Sender<Result<u64>>,
+    },
+    TransferLeader(u64),
+    Campaign,
+    Inbound(Inbound),
+    Shutdown,
+}
+
+/// A cloneable handle to a running node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    id: u64,
+    tx: Sender<Command>,
+    status: Arc<StatusCell>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle").field("id", &self.id).finish()
+    }
+}
+
+impl NodeHandle {
+    /// This node's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Proposes `data`; the handle resolves with the state machine's result once applied.
+    /// A follower forwards the proposal to its leader.
+    pub fn propose(&self, data: Vec<u8>) -> Proposal {
+        let (reply, p) = Proposal::new();
+        self.send(Command::Propose { data, reply });
+        p
+    }
+
+    /// Proposes a membership change (one or more changes; several enter a joint configuration
+    /// that raft leaves automatically with an empty `EntryConfChangeV2`).
+    pub fn change_membership(&self, change: ConfChangeV2) -> Proposal<ConfState> {
+        let (reply, p) = Proposal::new();
+        self.send(Command::ConfChange { change, reply });
+        p
+    }
+
+    /// Adds voter `id`; `context` travels with the change to every state machine (for example
+    /// the node's address).
+    pub fn add_voter(&self, id: u64, context: Vec<u8>) -> Proposal<ConfState> {
+        self.change_membership(single(ConfChangeType::AddNode, id, context))
+    }
+
+    /// Adds learner `id` (or demotes voter `id` to a learner).
+    pub fn add_learner(&self, id: u64, context: Vec<u8>) -> Proposal<ConfState> {
+        self.change_membership(single(ConfChangeType::AddLearnerNode, id, context))
+    }
+
+    /// Removes node `id` from the group.
+    pub fn remove_node(&self, id: u64, context: Vec<u8>) -> Proposal<ConfState> {
+        self.change_membership(single(ConfChangeType::RemoveNode, id, context))
+    }
+
+    /// Asks the leader to hand leadership to `id` (best effort: watch [`status`](Self::status)).
+    pub fn transfer_leader(&self, id: u64) {
+        self.send(Command::TransferLeader(id));
+    }
+
+    /// Makes this node campaign for leadership now.
+    pub fn campaign(&self) {
+        self.send(Command::Campaign);
+    }
+
+    /// Starts a linearizable read (raft's read index, `ReadOnlyOption::Safe`).
+    pub fn read_index(&self) -> ReadHandle {
+        let (reply, rx) = mpsc::channel();
+        self.send(Command::ReadIndex { reply });
+        ReadHandle { rx }
+    }
+
+    /// The latest published status.
+    pub fn status(&self) -> Status {
+        self.status.get()
+    }
+
+    /// Waits up to `timeout` for a status that satisfies `pred`; `None` on timeout.
+    pub fn wait_status(
+        &self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Status) -> bool,
+    ) -> Option<Status> {
+        self.status.wait(timeout, &mut pred)
+    }
+
+    /// The node's mailbox (what its transport delivers to).
+    pub fn mailbox(&self) -> Mailbox {
+        mailbox(self.tx.clone())
+    }
+
+    fn send(&self, cmd: Command) {
+        // If the node thread is gone the command (and its reply sender) is dropped, which
+        // resolves the handle with `Error::Stopped`.
+        let _ = self.tx.send(cmd);
+    }
+}
+
+fn single(change_type: ConfChangeType, id: u64, context: Vec<u8>) -> ConfChangeV2 {
+    let mut s = ConfChangeSingle::default();
+    s.set_change_type(change_type);
+    s.node_id = id;
+    let mut cc = ConfChangeV2::default();
+    cc.mut_changes().push(s);
+    cc.context = context.into();
+    cc
+}
+
+fn mailbox(tx: Sender<Command>) -> Mailbox {
+    Mailbox::new(move |m| tx.send(Command::Inbound(m)).is_ok())
+}
+
+/// A running node: owns its thread. Dereferences to its [`NodeHandle`].
+#[derive(Debug)]
+pub struct Node {
+    handle: NodeHandle,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl Node {
+    /// Starts a node on `storage` (opened by the caller) with its state machine and transport.
+    ///
+    /// An empty storage is bootstrapped with `config.peers` (a snapshot at index 1 holding the founding
+    /// configuration); otherwise
+    /// the node restarts from the storage and the state machine's applied index (restoring the
+    /// machine from the newest snapshot if it is behind it).
+    pub fn start(
+        config: NodeConfig,
+        storage: DiskStorage,
+        mut state_machine: Box<dyn StateMachine>,
+        mut transport: Box<dyn Transport>,
+    ) -> Result<Node> {
+        config.validate()?;
+        let id = config.id;
+        let recovered = crate::restart::prepare(&config, &storage, state_machine.as_mut())?;
+        let raw = raft::RawNode::new(
+            &config.raft_config(recovered.applied),
+            storage.clone(),
+            &config.logger(),
+        )?;
+        let (tx, rx) = mpsc::channel();
+        transport.start(mailbox(tx.clone()))?;
+        let driver = Driver::new(
+            config,
+            raw,
+            storage,
+            state_machine,
+            transport,
+            rx,
+            recovered,
+        );
+        let status = Arc::new(StatusCell::new(driver.status()));
+        let cell = status.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("stele-raft-{id}"))
+            .spawn(move || driver.run(&cell))?;
+        Ok(Node {
+            handle: NodeHandle { id, tx, status },
+            thread: Some(thread),
+        })
+    }
+
+    /// A cloneable handle.
+    pub fn handle(&self) -> NodeHandle {
+        self.handle.clone()
+    }
+
+    /// Stops the node thread and waits for it; returns the error that stopped it, if one did.
+    /// Nothing is synced on the way out beyond what the Ready loop already made durable.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let _ = self.handle.tx.send(Command::Shutdown);
+        thread.join().map_err(|_| Error::Panicked)?
+    }
+}
+
+impl Deref for Node {
+    type Target = NodeHandle;
+
+    fn deref(&self) -> &NodeHandle {
+        &self.handle
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            log::warn!("stele-raft node {}: stopped with {e}", self.handle.id);
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! [`TcpTransport`]: raft messages over TCP.
+//!
+//! Wire format: each connection starts with the 8-byte magic `STELERF1`, then carries frames
+//! `u32 length (big endian) | eraftpb.Message protobuf bytes`, one direction only (a node
+//! dials each peer for its outgoing messages and accepts its peers' connections for incoming
+//! ones).
+//!
+//! Invariants:
+//! - one persistent outgoing connection per peer, owned by that peer's sender thread
+//!   (module `tcp_peer`) and fed by a bounded queue: [`Transport::send`] never blocks (a full
+//!   queue drops the message, as a lossy network would);
+//! - a failed connect or write is reported with `report_unreachable`; the sender then
+//!   reconnects with exponential backoff (messages queued meanwhile are dropped);
+//! - every `MsgSnapshot` gets exactly one `report_snapshot`: `Finish` after its frame is
+//!   written and flushed, `Failure` if it is dropped or the write fails; the frame is streamed
+//!   from the message (no second copy of the snapshot data);
+//! - an incoming frame longer than `max_frame` closes the connection.
+
+use std::collections::HashMap;
+use std::io::{self, BufReader, Read};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use protobuf::Message as _;
+use raft::eraftpb::{Entry, Message, MessageType};
+use raft::SnapshotStatus;
+
+use crate::error::{Error, Result};
+use crate::transport::{Mailbox, Transport};
+
+/// The first bytes of every connection.
+pub(crate) const MAGIC: &[u8; 8] = b"STELERF1";
+
+/// Options of a [`TcpTransport`].
+#[derive(Debug, Clone)]
+pub struct TcpConfig {
+    /// Time allowed for a connect (default 1 s).
+    pub connect_timeout: Duration,
+    /// Time allowed for a write to make progress before the connection is dropped (default 10 s).
+    pub write_timeout: Duration,
+    /// The first reconnect delay after a failure (default 50 ms)...
+    pub backoff_min: Duration,
+    /// ...doubling up to this (default 2 s).
+    pub backoff_max: Duration,
+    /// Messages queued per peer before new ones are dropped (default 4096).
+    pub queue_len: usize,
+    /// The largest frame accepted or sent (default 1 GiB).
+    pub max_frame: u32,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            connect_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(10),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            queue_len: 4096,
+            max_frame: 1 << 30,
+        }
+    }
+}
+
+/// The peer addresses a transport dials; clones share the table, so membership changes can
+/// update it while the node runs.
+#[derive(Debug, Clone, Default)]
+pub struct PeerBook(Arc<RwLock<HashMap<u64, SocketAddr>>>);
+
+impl PeerBook {
+    /// Sets the address of peer `id`.
+    pub fn insert(&self, id: u64, addr: SocketAddr) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, addr);
+    }
+
+    /// Forgets peer `id`.
+    pub fn remove(&self, id: u64) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// The address of peer `id`.
+    pub fn get(&self, id: u64) -> Option<SocketAddr> {
+        self.0
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .copied()
+    }
+}
+
+/// State shared by a transport's threads.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pub stop: AtomicBool,
+    /// Open sockets (both directions), to shut them down on stop.
+    streams: Mutex<HashMap<u64, TcpStream>>,
+    next_stream: AtomicU64,
+}
+
+impl Shared {
+    /// Registers a socket; returns its key for [`forget`](Self::forget).
+    pub fn track(&self, s: &TcpStream) -> Option<u64> {
+        let clone = s.try_clone().ok()?;
+        let key = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        self.streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, clone);
+        if self.stop.load(Ordering::Acquire) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        Some(key)
+    }
+
+    pub fn forget(&self, key: Option<u64>) {
+        if let Some(k) = key {
+            self.streams
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&k);
+        }
+    }
+
+    fn shutdown_all(&self) {
+        for s in self
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// The TCP transport of one node (see the module docs).
+#[derive(Debug)]
+pub struct TcpTransport {
+    id: u64,
+    listener: Option<TcpListener>,
+    local: SocketAddr,
+    peers: PeerBook,
+    cfg: Arc<TcpConfig>,
+    queues: HashMap<u64, SyncSender<Message>>,
+    mailbox: Option<Mailbox>,
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl TcpTransport {
+    /// A transport for node `id` that accepts on `listener` and dials the peers in `peers`.
+    pub fn new(id: u64, listener: TcpListener, peers: PeerBook, cfg: TcpConfig) -> Result<Self> {
+        let local = listener.local_addr()?;
+        Ok(TcpTransport {
+            id,
+            listener: Some(listener),
+            local,
+            peers,
+            cfg: Arc::new(cfg),
+            queues: HashMap::new(),
+            mailbox: None,
+            shared: Arc::new(Shared::default()),
+            threads: Vec::new(),
+        })
+    }
+
+    /// The address this transport accepts on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The peer table (shared).
+    pub fn peers(&self) -> PeerBook {
+        self.peers.clone()
+    }
+
+    fn queue(&mut self, to: u64, mailbox: &Mailbox) -> Option<&SyncSender<Message>> {
+        if !self.queues.contains_key(&to) {
+            let (tx, rx) = sync_channel(self.cfg.queue_len);
+            let peer = crate::tcp_peer::PeerSender {
+                from: self.id,
+                to,
+                peers: self.peers.clone(),
+                cfg: self.cfg.clone(),
+                mailbox: mailbox.clone(),
+                shared: self.shared.clone(),
+            };
+            let spawned = std::thread::Builder::new()
+                .name(format!("stele-tcp-{}-to-{to}", self.id))
+                .spawn(move || peer.run(rx));
+            match spawned {
+                Ok(t) => self.threads.push(t),
+                Err(e) => {
+                    log::error!(
+                        "stele-raft tcp {}: cannot start a sender thread: {e}",
+                        self.id
+                    );
+                    return None;
+                }
+            }
+            self.queues.insert(to, tx);
+        }
+        self.queues.get(&to)
+    }
+}
+
+impl Transport for TcpTransport {
+    fn start(&mut self, mailbox: Mailbox) -> Result<()> {
+        let listener = self
+            .listener
+            .take()
+            .ok_or_else(|| Error::Invalid("the transport was already started".into()))?;
+        let (shared, cfg, mb) = (self.shared.clone(), self.cfg.clone(), mailbox.clone());
+        let t = std::thread::Builder::new()
+            .name(format!("stele-tcp-{}-accept", self.id))
+            .spawn(move || accept_loop(listener, &shared, &cfg, &mb))?;
+        self.threads.push(t);
+        self.mailbox = Some(mailbox);
+        Ok(())
+    }
+
+    fn send(&mut self, msgs: Vec<Message>) {
+        let Some(mailbox) = self.mailbox.clone() else {
+            return;
+        };
+        for m in msgs {
+            let (to, snapshot) = (m.to, m.get_msg_type() == MessageType::MsgSnapshot);
+            let Some(queue) = self.queue(to, &mailbox) else {
+                mailbox.report_unreachable(to);
+                continue;
+            };
+            match queue.try_send(m) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                    log::debug!(
+                        "stele-raft tcp {}: queue to {to} full, message dropped",
+                        self.id
+                    );
+                    if snapshot {
+                        mailbox.report_snapshot(to, SnapshotStatus::Failure);
+                    }
+                }
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.queues.clear(); // sender threads see their queue close
+        self.shared.shutdown_all();
+        // Wake the acceptor with a connection of our own.
+        let _ = TcpStream::connect_timeout(&self.local, Duration::from_millis(200));
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, cfg: &Arc<TcpConfig>, mb: &Mailbox) {
+    let mut readers: Vec<JoinHandle<()>> = Vec::new();
+    for conn in listener.incoming() {
+        if shared.stop.load(Ordering::Acquire) {
+            break;
+        }
+        let Ok(stream) = conn else { continue };
+        let (shared, max, mb) = (shared.clone(), cfg.max_frame, mb.clone());
+        let spawned = std::thread::Builder::new()
+            .name("stele-tcp-read".into())
+            .spawn(move || {
+                let key = shared.track(&stream);
+                if let Err(e) = read_loop(&stream, max, &mb) {
+                    log::debug!("stele-raft tcp: incoming connection closed: {e}");
+                }
+                shared.forget(key);
+            });
+        match spawned {
+            Ok(t) => readers.push(t),
+            Err(e) => log::error!("stele-raft tcp: cannot start a reader thread: {e}"),
+        }
+        readers.retain(|t| !t.is_finished());
+    }
+    shared.shutdown_all();
+    for t in readers {
+        let _ = t.join();
+    }
+}
+
+/// Reads frames from one connection into the mailbox until EOF, an error or the node is gone.
+fn read_loop(stream: &TcpStream, max_frame: u32, mb: &Mailbox) -> io::Result<()> {
+    let mut r = BufReader::with_capacity(64 << 10, stream);
+    let mut magic = [0u8; 8];
+    r.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a stele-raft connection",
+        ));
+    }
+    loop {
+        let mut len = [0u8; 4];
+        match r.read_exact(&mut len) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            other => other?,
+        }
+        let len = u32::from_be_bytes(len);
+        if len > max_frame {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("frame of {len} bytes"),
+            ));
+        }
+        let mut buf = vec![0u8; len as usize];
+        r.read_exact(&mut buf)?;
+        // Parse from a shared buffer: the snapshot data in the message is a slice of it, not a
+        // copy. (`Bytes` is named through an Entry field: raft does not re-export the crate.)
+        let holder = Entry {
+            data: buf.into(),
+            ..Entry::default()
+        };
+        let msg = Message::parse_from_carllerche_bytes(&holder.data)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        if !mb.step(msg) {
+            return Ok(()); // the node is gone
+        }
+    }
+}
