@@ -1,0 +1,2 @@
+//! `stele-kv`: a replicated key-value node (being built).
+fn main() {}
