@@ -2,7 +2,8 @@
 //!
 //! [`dump`] is `wal-dump`, which inspects and verifies a stele data directory read-only (the
 //! binary `src/bin/wal-dump.rs` only calls [`dump::run`]). `stele-kv` (a replicated key-value
-//! node) arrives with its issue.
+//! node) lives in [`kv`]; its binary `src/bin/stele-kv.rs` only calls [`kv::main_with_args`].
 #![deny(missing_docs)]
 
 pub mod dump;
+pub mod kv;

@@ -1,0 +1,336 @@
+//! The HTTP routes of stele-kv.
+//!
+//! - `PUT /kv/{key}` (body: the value), `DELETE /kv/{key}`: 204 once committed and applied;
+//!   503 if not within the request timeout (the text says whether the write is definitely not
+//!   applied, or its outcome is unknown);
+//! - `GET /kv/{key}`: 200 with the value or 404; linearizable (read index) unless
+//!   `?stale=true`;
+//! - `POST /members/{id}` (body: raft address) adds a node as a learner, then promotes it
+//!   (`?learner=true`: stop at learner); `DELETE /members/{id}` removes one; `GET /members`
+//!   lists them;
+//! - `GET /status` (JSON), `GET /metrics` (Prometheus text).
+//!
+//! Keys are the percent-decoded path after `/kv/` (1..=4096 bytes).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use raft::eraftpb::ConfState;
+use serde_json::json;
+use stele_raft::{Error, KvCommand, MemKv, NodeHandle};
+use stele_storage::DiskStorage;
+
+use super::http::{percent_decode, Request, Response};
+use super::machine::Members;
+use super::metrics::{scalar, Histogram};
+
+/// Longest key.
+pub const MAX_KEY: usize = 4096;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct App {
+    /// The node.
+    pub node: NodeHandle,
+    /// The applied state (read side).
+    pub kv: MemKv,
+    /// The member table.
+    pub members: Members,
+    /// The storage (for WAL stats).
+    pub storage: DiskStorage,
+    /// WAL fsync latencies.
+    pub fsync: Arc<Histogram>,
+    /// Bound of a write or a linearizable read.
+    pub timeout: Duration,
+}
+
+fn not_committed(what: &str, e: &Error) -> Response {
+    if e.is_definitely_not_applied() {
+        Response::text(
+            503,
+            format!("{what} not committed: {e}; it was definitely not applied, retry"),
+        )
+    } else {
+        Response::text(
+            503,
+            format!("{what} not confirmed: {e}; the outcome is unknown (it may still be applied)"),
+        )
+    }
+}
+
+impl App {
+    /// Routes a request.
+    pub fn handle(&self, req: &Request) -> Response {
+        let path = req.path.as_str();
+        let m = req.method.as_str();
+        if let Some(key) = path.strip_prefix("/kv/") {
+            let Some(key) = percent_decode(key) else {
+                return Response::text(400, "bad percent-encoding in the key");
+            };
+            if key.is_empty() || key.len() > MAX_KEY {
+                return Response::text(400, format!("a key is 1..={MAX_KEY} bytes"));
+            }
+            return match m {
+                "GET" => self.get(key, req.flag("stale")),
+                "PUT" => self.write(KvCommand::Put {
+                    key,
+                    value: req.body.clone(),
+                }),
+                "DELETE" => self.write(KvCommand::Delete { key }),
+                _ => Response::text(405, "use GET, PUT or DELETE on /kv/{key}"),
+            };
+        }
+        if let Some(id) = path.strip_prefix("/members/") {
+            let Ok(id) = id.parse::<u64>() else {
+                return Response::text(400, "a member id is a positive integer");
+            };
+            if id == 0 {
+                return Response::text(400, "member id 0 is reserved");
+            }
+            return match m {
+                "POST" => self.add_member(id, &req.body, req.flag("learner")),
+                "DELETE" => self.remove_member(id),
+                _ => Response::text(405, "use POST or DELETE on /members/{id}"),
+            };
+        }
+        match (m, path) {
+            ("GET", "/members") => self.list_members(None),
+            ("GET", "/status") => self.status(),
+            ("GET", "/metrics") => self.metrics(),
+            (_, "/members" | "/status" | "/metrics") => Response::text(405, "use GET"),
+            _ => Response::text(
+                404,
+                "no such route (see /kv/{key}, /members, /status, /metrics)",
+            ),
+        }
+    }
+
+    fn get(&self, key: Vec<u8>, stale: bool) -> Response {
+        if !stale {
+            if let Err(e) = self.node.read_index().wait_timeout(self.timeout) {
+                return Response::text(
+                    503,
+                    format!("linearizable read failed: {e}; retry, or read with ?stale=true"),
+                );
+            }
+        }
+        match self.kv.get(&key) {
+            Some(v) => Response::bytes(200, v),
+            None => Response::text(404, "no such key"),
+        }
+    }
+
+    fn write(&self, cmd: KvCommand) -> Response {
+        match self.node.propose(cmd.encode()).wait_timeout(self.timeout) {
+            Ok(_) => Response::text(204, ""),
+            Err(e) => not_committed("write", &e),
+        }
+    }
+
+    fn add_member(&self, id: u64, body: &[u8], learner_only: bool) -> Response {
+        let addr = std::str::from_utf8(body).unwrap_or("").trim();
+        let Ok(addr) = addr.parse::<SocketAddr>() else {
+            return Response::text(
+                400,
+                "the body must be the new node's raft address (ip:port)",
+            );
+        };
+        let cs = self.node.status().conf_state;
+        if cs.get_voters().contains(&id) {
+            return Response::text(409, format!("node {id} is already a voter"));
+        }
+        let ctx = addr.to_string().into_bytes();
+        let mut after = None;
+        if !cs.get_learners().contains(&id) {
+            match self
+                .node
+                .add_learner(id, ctx.clone())
+                .wait_timeout(self.timeout)
+            {
+                Ok(a) => after = Some(a.result),
+                Err(e) => return not_committed("adding the learner", &e),
+            }
+        }
+        if learner_only {
+            return self.list_members(after);
+        }
+        // Promote; a change still pending on the leader makes raft refuse the next one for a
+        // moment, so retry refusals until the deadline.
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self
+                .node
+                .add_voter(id, ctx.clone())
+                .wait_timeout(self.timeout)
+            {
+                Ok(a) => return self.list_members(Some(a.result)),
+                Err(e) if e.is_definitely_not_applied() && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return not_committed("promoting the learner", &e),
+            }
+        }
+    }
+
+    fn remove_member(&self, id: u64) -> Response {
+        let cs = self.node.status().conf_state;
+        let member = cs.get_voters().contains(&id) || cs.get_learners().contains(&id);
+        if !member {
+            return Response::text(404, format!("node {id} is not a member"));
+        }
+        match self
+            .node
+            .remove_node(id, Vec::new())
+            .wait_timeout(self.timeout)
+        {
+            Ok(a) => self.list_members(Some(a.result)),
+            Err(e) => not_committed("removing the member", &e),
+        }
+    }
+
+    /// The members: the configuration `cs` (default: this node's latest), and the addresses.
+    fn list_members(&self, cs: Option<ConfState>) -> Response {
+        let s = self.node.status();
+        let cs = cs.unwrap_or(s.conf_state);
+        let mut voters = cs.get_voters().to_vec();
+        let mut learners = cs.get_learners().to_vec();
+        voters.sort_unstable();
+        learners.sort_unstable();
+        let addrs: serde_json::Map<String, serde_json::Value> = self
+            .members
+            .all()
+            .into_iter()
+            .map(|(id, a)| (id.to_string(), json!(a)))
+            .collect();
+        Response::json(
+            200,
+            &json!({"voters": voters, "learners": learners, "addresses": addrs, "leader_id": s.leader_id}),
+        )
+    }
+
+    fn status(&self) -> Response {
+        let s = self.node.status();
+        Response::json(
+            200,
+            &json!({
+                "id": s.id,
+                "leader_id": s.leader_id,
+                "role": format!("{:?}", s.role),
+                "term": s.term,
+                "commit": s.commit,
+                "applied": s.applied,
+                "first_index": s.first_index,
+                "last_index": s.last_index,
+                "snapshot_index": s.snapshot_index,
+                "snapshots_created": s.snapshots_created,
+                "snapshots_installed": s.snapshots_installed,
+                "keys": self.kv.len(),
+                "running": s.running,
+            }),
+        )
+    }
+
+    fn metrics(&self) -> Response {
+        let s = self.node.status();
+        let w = self.storage.wal().stats();
+        let mut out = String::new();
+        self.fsync.render(
+            &mut out,
+            "stele_wal_fsync_duration_seconds",
+            "The latency distribution of WAL file syncs (fdatasync) called by this node.",
+        );
+        let c = "counter";
+        scalar(
+            &mut out,
+            "stele_wal_syncs_total",
+            c,
+            "WAL segment fdatasyncs since start.",
+            w.syncs,
+        );
+        scalar(
+            &mut out,
+            "stele_wal_bytes_written_total",
+            c,
+            "Bytes written to the WAL since start.",
+            w.bytes_written,
+        );
+        scalar(
+            &mut out,
+            "stele_wal_appends_total",
+            c,
+            "Batches (raft entries plus hard state of one Ready) appended to the WAL since start.",
+            w.appends,
+        );
+        scalar(
+            &mut out,
+            "stele_wal_segments",
+            "gauge",
+            "WAL segment files.",
+            w.segments as u64,
+        );
+        scalar(
+            &mut out,
+            "stele_snapshots_saved_total",
+            c,
+            "Snapshots this node created from its state machine since start.",
+            s.snapshots_created,
+        );
+        scalar(
+            &mut out,
+            "stele_snapshots_applied_total",
+            c,
+            "Snapshots received from a leader and installed since start.",
+            s.snapshots_installed,
+        );
+        let g = "gauge";
+        scalar(&mut out, "stele_raft_term", g, "The current term.", s.term);
+        scalar(
+            &mut out,
+            "stele_raft_commit_index",
+            g,
+            "The commit index.",
+            s.commit,
+        );
+        scalar(
+            &mut out,
+            "stele_raft_applied_index",
+            g,
+            "The applied index.",
+            s.applied,
+        );
+        scalar(
+            &mut out,
+            "stele_raft_last_index",
+            g,
+            "The last log index.",
+            s.last_index,
+        );
+        scalar(
+            &mut out,
+            "stele_raft_snapshot_index",
+            g,
+            "The newest snapshot's index.",
+            s.snapshot_index,
+        );
+        scalar(
+            &mut out,
+            "stele_raft_is_leader",
+            g,
+            "1 if this node is the leader.",
+            u64::from(s.leader_id == s.id),
+        );
+        scalar(
+            &mut out,
+            "stele_kv_keys",
+            g,
+            "Keys in the applied state.",
+            self.kv.len() as u64,
+        );
+        Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4",
+            body: out.into_bytes(),
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `stele-kv`: a replicated key-value node over stele-raft, with an HTTP API.
+//!
+//! One process is one raft node: a [`KvMachine`](machine::KvMachine) (the in-memory
+//! [`MemKv`] plus the member table) applied by a [`Node`] over a
+//! [`DiskStorage`] in `<data-dir>/{wal,snap}`, talking to its peers with a [`TcpTransport`],
+//! and an HTTP server on `127.0.0.1:<port>` (see [`api`] for the routes).
+//!
+//! Durability: `PUT` and `DELETE` answer only after the entry is applied on this node, which
+//! happens only after it is committed, i.e. durable on a quorum. The map is rebuilt on restart
+//! from the newest snapshot and the WAL.
+
+pub mod api;
+pub mod http;
+pub mod machine;
+pub mod metrics;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use stele_raft::{MemKv, Node, NodeConfig, PeerBook, TcpConfig, TcpTransport};
+use stele_storage::{DiskStorage, StorageOptions};
+
+use machine::{KvMachine, Members};
+use metrics::{Histogram, TimedFs};
+
+/// Command line of `stele-kv`.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "stele-kv",
+    about = "A replicated key-value node (stele + raft-rs)"
+)]
+pub struct Args {
+    /// This node's raft id (1-based position of its raft address in --cluster).
+    #[arg(long, default_value_t = 1)]
+    pub id: u64,
+    /// The raft addresses (host:port) of nodes 1, 2, ..., comma-separated.
+    #[arg(long, default_value = "127.0.0.1:12379")]
+    pub cluster: String,
+    /// The HTTP port (on 127.0.0.1).
+    #[arg(long, default_value_t = 12380)]
+    pub port: u16,
+    /// The data directory (holds wal/ and snap/); default stele-data/node-<id>.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Join a running cluster (add it with `POST /members/<id>` on a member).
+    #[arg(long)]
+    pub join: bool,
+    /// Take a snapshot every this many applied entries (0: only when a follower needs one);
+    /// etcd's default. The log keeps min(5000, N/2) entries behind a snapshot for followers.
+    #[arg(long, default_value_t = 100_000)]
+    pub snapshot_count: u64,
+    /// Raft's tick in milliseconds (election timeout 10 ticks, heartbeat 2).
+    #[arg(long, default_value_t = 100)]
+    pub tick_ms: u64,
+    /// How long a write or a linearizable read may wait before it is answered 503.
+    #[arg(long, default_value_t = 5_000)]
+    pub request_timeout_ms: u64,
+    /// Concurrent HTTP connections accepted.
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+}
+
+/// Parses the arguments and runs the node until SIGINT/SIGTERM; returns the exit code.
+pub fn main_with_args() -> i32 {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("stele-kv: {e}");
+            1
+        }
+    }
+}
+
+/// The raft addresses of `--cluster`.
+pub fn parse_cluster(s: &str) -> Result<Vec<SocketAddr>, String> {
+    s.split(',')
+        .map(|a| {
+            let a = a.trim();
+            a.parse::<SocketAddr>()
+                .map_err(|e| format!("--cluster: {a:?} is not an address (ip:port): {e}"))
+        })
+        .collect()
+}
+
+/// Runs a node (see the module docs) until SIGINT or SIGTERM.
+pub fn run(args: Args) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal: {e}"))?;
+    }
+    run_until(args, stop)
+}
+
+/// Runs a node until `stop` is set (what [`run`] does, without the signal handlers: for
+/// running several nodes in one process, as the benchmark does).
+pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let cluster = parse_cluster(&args.cluster)?;
+    if args.id == 0 || args.id as usize > cluster.len() {
+        return Err(format!(
+            "--id {} needs a raft address: --cluster lists {} (ids 1..={})",
+            args.id,
+            cluster.len(),
+            cluster.len()
+        ));
+    }
+    let raft_addr = cluster[args.id as usize - 1];
+    let dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("stele-data/node-{}", args.id)));
+
+    let fsync = Arc::new(Histogram::default());
+    let mut opts = StorageOptions::default();
+    opts.wal.fs = Arc::new(TimedFs::new(opts.wal.fs.clone(), fsync.clone()));
+    let storage =
+        DiskStorage::open(&dir, opts).map_err(|e| format!("opening {}: {e}", dir.display()))?;
+    let rec = storage.recovery().clone();
+
+    let raft_listener =
+        TcpListener::bind(raft_addr).map_err(|e| format!("raft address {raft_addr}: {e}"))?;
+    let http_addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let http_listener =
+        TcpListener::bind(http_addr).map_err(|e| format!("HTTP address {http_addr}: {e}"))?;
+
+    let peers = PeerBook::default();
+    let founders: Vec<(u64, SocketAddr)> = cluster
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (i as u64 + 1, *a))
+        .collect();
+    let kv = MemKv::new();
+    let members = Members::default();
+    // A joiner learns the members from the leader's snapshot; it can reach them meanwhile
+    // because every --cluster address is in its peer book.
+    let machine_founders: &[(u64, SocketAddr)] = if args.join { &[] } else { &founders };
+    for &(id, a) in &founders {
+        peers.insert(id, a);
+    }
+    let machine = KvMachine::new(kv.clone(), members.clone(), peers.clone(), machine_founders);
+    let transport = TcpTransport::new(args.id, raft_listener, peers, TcpConfig::default())
+        .map_err(|e| format!("transport: {e}"))?;
+
+    let voters: Vec<u64> = if args.join {
+        Vec::new()
+    } else {
+        founders.iter().map(|f| f.0).collect()
+    };
+    let mut cfg = NodeConfig::new(args.id, voters);
+    cfg.tick = Duration::from_millis(args.tick_ms.max(1));
+    cfg.snapshot_interval = args.snapshot_count;
+    if args.snapshot_count > 0 {
+        cfg.compaction_tail = cfg.compaction_tail.min(args.snapshot_count / 2);
+    }
+    let timeout = Duration::from_millis(args.request_timeout_ms.max(1));
+    cfg.proposal_timeout = timeout;
+    let node = Node::start(cfg, storage.clone(), Box::new(machine), Box::new(transport))
+        .map_err(|e| format!("starting the node: {e}"))?;
+    let st = node.status();
+    println!(
+        "stele-kv: node {} raft {raft_addr} http http://{http_addr} data {}{}; recovered \
+         snapshot {} (term {}), log {}..={}, commit {}, {} keys restored",
+        args.id,
+        dir.display(),
+        if args.join { " (joining)" } else { "" },
+        rec.snapshot.0,
+        rec.snapshot.1,
+        rec.entries.0,
+        rec.entries.1,
+        st.commit,
+        kv.len(),
+    );
+
+    let app = Arc::new(api::App {
+        node: node.handle(),
+        kv,
+        members,
+        storage,
+        fsync,
+        timeout,
+    });
+    let handler: http::Handler = Arc::new(move |req| app.handle(req));
+    http::serve(http_listener, handler, args.max_connections, stop);
+    println!("stele-kv: node {}: stopping", args.id);
+    let r = node.shutdown();
+    // Connections still open see the node stopped; give them a moment to answer.
+    std::thread::sleep(Duration::from_millis(100));
+    r.map_err(|e| format!("the node stopped with an error: {e}"))?;
+    println!("stele-kv: node {}: stopped", args.id);
+    Ok(())
+}
