@@ -184,6 +184,12 @@ fn main() {
         .tempdir_in(base)
         .unwrap();
 
+    // STELE_BENCH_SNAPSHOT_COUNT sets the nodes' snapshot interval (default 100000, the node's
+    // default); a huge value shows the cluster without snapshots in the measured window.
+    let snapshot_count: u64 = std::env::var("STELE_BENCH_SNAPSHOT_COUNT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let p = free_ports(6);
     let cluster = (0..3)
         .map(|i| format!("127.0.0.1:{}", p[i]))
@@ -199,7 +205,7 @@ fn main() {
                 port: http[id as usize - 1],
                 data_dir: Some(tmp.path().join(format!("node-{id}"))),
                 join: false,
-                snapshot_count: 100_000,
+                snapshot_count,
                 tick_ms: 100,
                 request_timeout_ms: 5_000,
                 max_connections: 256,
