@@ -91,6 +91,16 @@ fn api_bad_requests_and_restart() {
         .parse()
         .unwrap();
     assert!(count >= 60, "every acknowledged write was synced: {count}");
+    let entries: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("stele_wal_entries_appended_total "))
+        .expect("stele_wal_entries_appended_total")
+        .parse()
+        .unwrap();
+    assert!(
+        entries >= 60,
+        "every acknowledged write appended an entry: {entries}"
+    );
     let members = c.req("GET", "/members", b"").unwrap().json();
     assert_eq!(members["voters"], serde_json::json!([1]));
 

@@ -430,6 +430,7 @@ impl Wal {
             poisoned: None,
             recycle,
             bytes_written: 0,
+            entries_appended: 0,
             syncs: 0,
         };
         Ok(Wal {

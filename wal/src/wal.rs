@@ -51,6 +51,7 @@ pub(crate) struct Inner {
     pub poisoned: Option<String>,
     pub recycle: Vec<Recyclable>,
     pub bytes_written: u64,
+    pub entries_appended: u64,
     pub syncs: u64,
 }
 
@@ -88,6 +89,8 @@ pub struct WalStats {
     pub index_bytes: usize,
     /// Batches appended since open.
     pub appends: u64,
+    /// Entries appended since open (an overwrite counts its entries again).
+    pub entries_appended: u64,
     /// Bytes written since open.
     pub bytes_written: u64,
     /// `fdatasync` calls on segments since open (group commit makes this less than the number
@@ -184,6 +187,7 @@ impl Wal {
             indexed_batches: inner.index.batch_count(),
             index_bytes: inner.index.heap_bytes(),
             appends: inner.written,
+            entries_appended: inner.entries_appended,
             bytes_written: inner.bytes_written,
             syncs: inner.syncs,
             recyclable: inner.recycle.len(),

@@ -106,6 +106,7 @@ impl Wal {
             return Err(err);
         }
         inner.written += 1;
+        inner.entries_appended += u64::from(batch.count);
         inner.bytes_written += need;
         let ticket = inner.written;
         let (first_index, last_index) = (inner.index.first_index(), inner.index.last_index());

@@ -264,6 +264,13 @@ impl App {
         );
         scalar(
             &mut out,
+            "stele_wal_entries_appended_total",
+            c,
+            "Raft entries appended to the WAL since start.",
+            w.entries_appended,
+        );
+        scalar(
+            &mut out,
             "stele_wal_segments",
             "gauge",
             "WAL segment files.",
