@@ -13,8 +13,8 @@ use std::path::Path;
 
 use stele_wal::fs::{FileSystem, StdFs};
 
-use crate::error::{io_err, Error, Result};
-use crate::format::{parse_header, parse_trailer, HEADER_LEN, MIN_FILE_LEN, TRAILER_LEN};
+use crate::error::{Error, Result};
+use crate::format::HEADER_LEN;
 use crate::meta::SnapshotMetadata;
 use crate::name::{is_temp_name, SnapshotId, BROKEN_SUFFIX, LOCK_NAME, SNAP_SUFFIX};
 use crate::verify::{decode_metadata, open_verified};
@@ -150,30 +150,12 @@ pub fn check(path: &Path, id: SnapshotId, full: bool) -> std::result::Result<Che
 }
 
 fn check_frame(fs: &dyn FileSystem, path: &Path, id: SnapshotId) -> Result<Checked> {
-    let file = fs.open(path, false).map_err(io_err("open", path))?;
-    let file_len = file.len().map_err(io_err("len", path))?;
-    if file_len < MIN_FILE_LEN {
-        return Err(Error::Truncated {
-            path: path.to_path_buf(),
-            len: file_len,
-            reason: "shorter than a header and a trailer",
-        });
-    }
-    let mut header = [0u8; HEADER_LEN as usize];
-    file.read_at(&mut header, 0).map_err(io_err("read", path))?;
-    let meta_len = parse_header(path, &header, file_len)?;
-    let mut trailer = [0u8; TRAILER_LEN as usize];
-    file.read_at(&mut trailer, file_len - TRAILER_LEN)
-        .map_err(io_err("read", path))?;
-    let layout = parse_trailer(path, &trailer, file_len, meta_len)?;
-    let mut meta = vec![0u8; meta_len as usize];
-    file.read_at(&mut meta, HEADER_LEN)
-        .map_err(io_err("read", path))?;
-    let metadata = decode_metadata(path, &meta, id)?;
+    let frame = crate::verify::read_frame(fs, path)?;
+    let metadata = decode_metadata(path, &frame.meta_bytes, id)?;
     Ok(Checked {
         metadata,
-        data_len: layout.data_len,
-        file_len,
+        data_len: frame.layout.data_len,
+        file_len: frame.file_len,
     })
 }
 

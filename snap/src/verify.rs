@@ -26,13 +26,19 @@ use crate::name::SnapshotId;
 /// The size of the buffer checksums are streamed through when there is no memory map.
 const CHUNK: u64 = 1 << 20;
 
-/// Opens `path`, which by its name holds snapshot `id`, and verifies it completely.
-pub(crate) fn open_verified(
-    fs: &dyn FileSystem,
-    path: &Path,
-    id: SnapshotId,
-    use_mmap: bool,
-) -> Result<SnapshotFile> {
+/// What every check reads first, each length bounded by the file's size before it is read.
+pub(crate) struct Frame {
+    pub file: std::sync::Arc<dyn FileHandle>,
+    pub file_len: u64,
+    pub header: [u8; HEADER_LEN as usize],
+    pub trailer: [u8; TRAILER_LEN as usize],
+    pub layout: Layout,
+    pub meta_bytes: Vec<u8>,
+}
+
+/// Opens `path` read-only and reads and checks its header, trailer and metadata bytes (not the
+/// data, and not the checksum).
+pub(crate) fn read_frame(fs: &dyn FileSystem, path: &Path) -> Result<Frame> {
     let file = fs.open(path, false).map_err(io_err("open", path))?;
     let file_len = file.len().map_err(io_err("len", path))?;
     if file_len < MIN_FILE_LEN {
@@ -50,7 +56,31 @@ pub(crate) fn open_verified(
     let layout = parse_trailer(path, &trailer, file_len, meta_len)?;
     let mut meta_bytes = vec![0u8; meta_len as usize];
     read_at(&*file, path, &mut meta_bytes, HEADER_LEN)?;
+    Ok(Frame {
+        file,
+        file_len,
+        header,
+        trailer,
+        layout,
+        meta_bytes,
+    })
+}
 
+/// Opens `path`, which by its name holds snapshot `id`, and verifies it completely.
+pub(crate) fn open_verified(
+    fs: &dyn FileSystem,
+    path: &Path,
+    id: SnapshotId,
+    use_mmap: bool,
+) -> Result<SnapshotFile> {
+    let Frame {
+        file,
+        file_len,
+        header,
+        trailer,
+        layout,
+        meta_bytes,
+    } = read_frame(fs, path)?;
     let map = if use_mmap {
         file.map().map_err(io_err("mmap", path))?
     } else {
