@@ -23,13 +23,17 @@ use std::fs::{File, OpenOptions};
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput,
 };
 use stele_snap::{ConfState, SnapOptions, SnapshotMetadata, Snapshotter};
+
+#[path = "support/disk.rs"]
+mod disk;
+
+use disk::drop_cache;
 
 const MIB: usize = 1 << 20;
 const CHUNKS: usize = 256;
@@ -104,16 +108,6 @@ fn load_zero_copy(snaps: &Snapshotter) {
 
 fn load_raw(path: &Path, buf: &mut [u8]) {
     drain(File::open(path).unwrap(), buf);
-}
-
-/// Drops a (synced) file's pages from the page cache; false if that is not possible here.
-fn drop_cache(path: &Path) -> bool {
-    Command::new("dd")
-        .arg(format!("if={}", path.display()))
-        .args(["iflag=nocache", "count=0", "status=none"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn configure(g: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>, secs: u64) {

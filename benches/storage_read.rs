@@ -35,113 +35,33 @@ use std::fs::File;
 use std::hint::black_box;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use protobuf::Message as _;
-use raft::eraftpb::{Entry, HardState};
+use raft::eraftpb::Entry;
 use raft::storage::MemStorage;
 use raft::{GetEntriesContext, Storage};
 use stele::storage::{DiskStorage, StorageOptions};
-use tempfile::TempDir;
 
-const DATA_LEN: usize = 1024;
-const BATCH: u64 = 64;
+#[path = "support/logs.rs"]
+mod logs;
+#[path = "support/mod.rs"]
+mod support;
+
+use logs::{
+    batch, build_raft_engine, build_stele, entry, temp_dir, xorshift, EntryExt, BATCH, DATA_LEN,
+    REGION,
+};
+use support::{bench, interleave, selected, Measure, Routine};
+
 const CACHED_ENTRIES: u64 = 32 * 1024;
 const CACHED_READ: u64 = 64;
 const UNCACHED_ENTRIES: u64 = 256 * 1024;
 const UNCACHED_READ: u64 = 1024;
-const REGION: u64 = 1;
 
 // ---------------------------------------------------------------------------------------------
-// Data
-
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
-/// Entry `index`: term 1 and 1 KiB of incompressible bytes seeded by the index.
-fn entry(index: u64) -> Entry {
-    let mut x = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let data: Vec<u8> = (0..DATA_LEN / 8)
-        .flat_map(|_| xorshift(&mut x).to_le_bytes())
-        .collect();
-    Entry {
-        index,
-        term: 1,
-        data: data.into(),
-        ..Entry::default()
-    }
-}
-
-fn batch(first: u64) -> (Vec<Entry>, HardState) {
-    let entries: Vec<Entry> = (first..first + BATCH).map(entry).collect();
-    let hs = HardState {
-        term: 1,
-        vote: 1,
-        commit: first + BATCH - 1,
-        ..HardState::default()
-    };
-    (entries, hs)
-}
-
-fn temp_dir(prefix: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(std::env::temp_dir())
-        .expect("create a temporary directory")
-}
-
-/// Writes `count` entries into a new `DiskStorage` in `dir`; returns the WAL bytes written.
-fn build_stele(dir: &Path, count: u64, opts: StorageOptions) -> (DiskStorage, u64) {
-    let s = DiskStorage::open(dir, opts).expect("open DiskStorage");
-    for first in (1..=count).step_by(BATCH as usize) {
-        let (entries, hs) = batch(first);
-        s.append(&entries, Some(&hs), false).expect("append");
-    }
-    s.sync().expect("sync");
-    let written = s.wal().stats().bytes_written;
-    (s, written)
-}
-
-#[derive(Clone)]
-struct EntryExt;
-
-impl raft_engine::MessageExt for EntryExt {
-    type Entry = Entry;
-
-    fn index(e: &Entry) -> u64 {
-        e.index
-    }
-}
-
-fn raft_engine_config(dir: &Path) -> raft_engine::Config {
-    raft_engine::Config {
-        dir: dir.to_str().expect("UTF-8 path").to_owned(),
-        ..raft_engine::Config::default()
-    }
-}
-
-/// Writes the same batches into a raft-engine in `dir`, one region, HardState as a message.
-fn build_raft_engine(dir: &Path, count: u64) -> raft_engine::Engine {
-    let engine = raft_engine::Engine::open(raft_engine_config(dir)).expect("open raft-engine");
-    for first in (1..=count).step_by(BATCH as usize) {
-        let (entries, hs) = batch(first);
-        let mut b = raft_engine::LogBatch::default();
-        b.add_entries::<EntryExt>(REGION, &entries)
-            .expect("add entries");
-        b.put_message(REGION, b"hard_state".to_vec(), &hs)
-            .expect("put hard state");
-        engine.write(&mut b, false).expect("write");
-    }
-    engine.sync().expect("sync");
-    engine
-}
+// Files
 
 /// Regular files of `dir` (not recursive), sorted by name.
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -194,12 +114,6 @@ impl Offsets {
     fn next(&mut self) -> u64 {
         1 + xorshift(&mut self.x) % self.span
     }
-}
-
-/// Something criterion (and the interleaved check) can time: `run(n)` performs `n` reads.
-trait Routine {
-    fn name(&self) -> &'static str;
-    fn run(&mut self, iters: u64) -> Duration;
 }
 
 /// `raft::Storage::entries` of `per_read` entries at a time.
@@ -318,137 +232,14 @@ impl Routine for RawPread {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Command line, interleaved check
-
-struct Settings {
-    filter: Option<String>,
-    interleave: bool,
-}
-
-fn settings() -> &'static Settings {
-    static SETTINGS: OnceLock<Settings> = OnceLock::new();
-    SETTINGS.get_or_init(|| {
-        // criterion's options that take a value, so that the value is not taken for the filter.
-        const WITH_VALUE: &[&str] = &[
-            "-c",
-            "--color",
-            "--colour",
-            "-s",
-            "--save-baseline",
-            "-b",
-            "--baseline",
-            "--baseline-lenient",
-            "--format",
-            "--profile-time",
-            "--load-baseline",
-            "--sample-size",
-            "--warm-up-time",
-            "--measurement-time",
-            "--nresamples",
-            "--noise-threshold",
-            "--confidence-level",
-            "--significance-level",
-            "--plotting-backend",
-            "--output-format",
-        ];
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let mut filter = None;
-        let mut skip = false;
-        for a in &args {
-            if std::mem::take(&mut skip) {
-                continue;
-            }
-            if WITH_VALUE.contains(&a.as_str()) {
-                skip = true;
-            } else if !a.starts_with('-') && filter.is_none() {
-                filter = Some(a.clone());
-            }
-        }
-        let has = |flag: &str| {
-            args.iter()
-                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-        };
-        let measuring =
-            has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
-        let wanted = std::env::var("STELE_BENCH_INTERLEAVE").map_or(true, |v| v != "0");
-        Settings {
-            filter,
-            interleave: measuring && wanted,
-        }
-    })
-}
-
-/// Whether criterion's filter may select one of the group's functions (a regular expression
-/// filter is assumed to select everything), so that unselected groups skip their setup.
-fn selected(group: &str, functions: &[&str]) -> bool {
-    match &settings().filter {
-        None => true,
-        Some(f) if f.contains(|c: char| "^$.*+?()[]{}|\\".contains(c)) => true,
-        Some(f) => functions
-            .iter()
-            .any(|name| format!("{group}/{name}").contains(f.as_str())),
-    }
-}
-
-fn bench(g: &mut BenchmarkGroup<'_, WallTime>, r: &mut dyn Routine) {
-    g.bench_function(r.name(), |b| b.iter_custom(|n| r.run(n)));
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
-/// Runs the routines alternately and prints median rates (GB/s of `bytes` per read) and ratios
-/// to the first routine.
-fn interleave(group: &str, bytes: u64, routines: &mut [&mut dyn Routine]) {
-    const ROUNDS: usize = 6;
-    const TARGET: Duration = Duration::from_millis(150);
-    if !settings().interleave {
-        return;
-    }
-    let iters: Vec<u64> = routines
-        .iter_mut()
-        .map(|r| {
-            let mut n = 1;
-            loop {
-                let d = r.run(n);
-                if d >= Duration::from_millis(20) || n >= 1 << 24 {
-                    let scaled = n as f64 * TARGET.as_secs_f64() / d.as_secs_f64().max(1e-9);
-                    break (scaled as u64).max(1);
-                }
-                n *= 4;
-            }
-        })
-        .collect();
-    let mut rates = vec![Vec::with_capacity(ROUNDS); routines.len()];
-    for round in 0..ROUNDS {
-        let mut order: Vec<usize> = (0..routines.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for i in order {
-            let d = routines[i].run(iters[i]);
-            rates[i].push(iters[i] as f64 / d.as_secs_f64());
-        }
-    }
-    eprintln!("interleaved {group} ({ROUNDS} rounds, median rate and median per-round ratio):");
-    for (i, r) in routines.iter().enumerate() {
-        let rate = median(rates[i].clone());
-        let ratio = median((0..ROUNDS).map(|k| rates[i][k] / rates[0][k]).collect());
-        let gbs = rate * bytes as f64 / 1e9;
-        eprintln!(
-            "  {:<20} {gbs:>8.3} GB/s {:>10.0} reads/s  {ratio:.3}x {}",
-            r.name(),
-            rate,
-            routines[0].name()
-        );
+/// The interleaved check's display of a rate of reads of `bytes` payload bytes each: GB/s and
+/// reads/s.
+fn per_read(bytes: u64) -> impl Fn(f64) -> String {
+    move |rate| {
+        format!(
+            "{:>8.3} GB/s {rate:>10.0} reads/s",
+            rate * bytes as f64 / 1e9
+        )
     }
 }
 
@@ -481,7 +272,8 @@ fn entries_cached(c: &mut Criterion) {
     bench(&mut g, &mut mem);
     bench(&mut g, &mut stele);
     g.finish();
-    interleave(GROUP, bytes, &mut [&mut mem, &mut stele]);
+    let show = per_read(bytes);
+    interleave(GROUP, Measure::Rate, 20, show, &mut [&mut mem, &mut stele]);
 }
 
 fn entries_uncached(c: &mut Criterion) {
@@ -558,11 +350,9 @@ fn entries_uncached(c: &mut Criterion) {
     bench(&mut g, &mut stele);
     bench(&mut g, &mut re);
     g.finish();
-    interleave(
-        GROUP,
-        bytes,
-        &mut [&mut raw_pread, &mut raw_crc, &mut stele, &mut re],
-    );
+    let routines: &mut [&mut dyn Routine] =
+        &mut [&mut raw_pread, &mut raw_crc, &mut stele, &mut re];
+    interleave(GROUP, Measure::Rate, 20, per_read(bytes), routines);
 }
 
 fn config() -> Criterion {

@@ -45,16 +45,20 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Barrier, Condvar, Mutex, OnceLock};
+use std::sync::{Barrier, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use stele_wal::format::{align8, BATCH_HEADER_LEN, END_MARKER_LEN, RECORD_HEADER_LEN};
 use stele_wal::fs::{FileSystem, StdFs};
 use stele_wal::{Batch, Preallocate, Wal, WalOptions};
 use tempfile::TempDir;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{bench, interleave, selected, Measure, Routine};
 
 const KIB: usize = 1024;
 const MIB: u64 = 1 << 20;
@@ -112,13 +116,6 @@ fn wal_options(segment_size: u64, preallocate: Preallocate, recycle: usize) -> W
 /// Splits `total` appends over `parts` threads.
 fn share(total: u64, parts: usize, i: usize) -> u64 {
     total / parts as u64 + u64::from((i as u64) < total % parts as u64)
-}
-
-/// Something criterion (and the interleaved check) can time: `run(n)` performs `n` appends and
-/// returns the time they took, leaving out any untimed upkeep.
-trait Routine {
-    fn name(&self) -> &'static str;
-    fn run(&mut self, iters: u64) -> Duration;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -612,82 +609,9 @@ impl Routine for SteleGroupCommit {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Command line, interleaved check, groups
+// Groups
 
-struct Settings {
-    filter: Option<String>,
-    interleave: bool,
-}
-
-fn settings() -> &'static Settings {
-    static SETTINGS: OnceLock<Settings> = OnceLock::new();
-    SETTINGS.get_or_init(|| {
-        // criterion's options that take a value, so that the value is not taken for the filter.
-        const WITH_VALUE: &[&str] = &[
-            "-c",
-            "--color",
-            "--colour",
-            "-s",
-            "--save-baseline",
-            "-b",
-            "--baseline",
-            "--baseline-lenient",
-            "--format",
-            "--profile-time",
-            "--load-baseline",
-            "--sample-size",
-            "--warm-up-time",
-            "--measurement-time",
-            "--nresamples",
-            "--noise-threshold",
-            "--confidence-level",
-            "--significance-level",
-            "--plotting-backend",
-            "--output-format",
-        ];
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        let mut filter = None;
-        let mut skip = false;
-        for a in &args {
-            if std::mem::take(&mut skip) {
-                continue;
-            }
-            if WITH_VALUE.contains(&a.as_str()) {
-                skip = true;
-            } else if !a.starts_with('-') && filter.is_none() {
-                filter = Some(a.clone());
-            }
-        }
-        let has = |flag: &str| {
-            args.iter()
-                .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-        };
-        let measuring =
-            has("--bench") && !has("--test") && !has("--list") && !has("--profile-time");
-        let wanted = std::env::var("STELE_BENCH_INTERLEAVE").map_or(true, |v| v != "0");
-        Settings {
-            filter,
-            interleave: measuring && wanted,
-        }
-    })
-}
-
-/// Whether criterion's filter may select one of the group's functions (a regular expression
-/// filter is assumed to select everything), so that unselected groups skip their setup.
-fn selected(group: &str, functions: &[&str]) -> bool {
-    match &settings().filter {
-        None => true,
-        Some(f) if f.contains(|c: char| "^$.*+?()[]{}|\\".contains(c)) => true,
-        Some(f) => functions
-            .iter()
-            .any(|name| format!("{group}/{name}").contains(f.as_str())),
-    }
-}
-
-fn bench(g: &mut BenchmarkGroup<'_, WallTime>, r: &mut dyn Routine) {
-    g.bench_function(r.name(), |b| b.iter_custom(|n| r.run(n)));
-}
-
+/// What the interleaved check shows of a rate of appends.
 #[derive(Debug, Clone, Copy)]
 enum Unit {
     Appends,
@@ -695,62 +619,19 @@ enum Unit {
     Bytes(u64),
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
-/// Runs the routines alternately and prints median rates and ratios to the first routine.
-fn interleave(group: &str, unit: Unit, routines: &mut [&mut dyn Routine]) {
-    const ROUNDS: usize = 6;
-    const TARGET: Duration = Duration::from_millis(150);
-    if !settings().interleave {
-        return;
-    }
-    let iters: Vec<u64> = routines
-        .iter_mut()
-        .map(|r| {
-            let mut n = 1;
-            loop {
-                let d = r.run(n);
-                if d >= Duration::from_millis(20) || n >= 1 << 24 {
-                    let scaled = n as f64 * TARGET.as_secs_f64() / d.as_secs_f64().max(1e-9);
-                    break (scaled as u64).max(1);
-                }
-                n *= 4;
-            }
-        })
-        .collect();
-    let mut rates = vec![Vec::with_capacity(ROUNDS); routines.len()];
-    for round in 0..ROUNDS {
-        let mut order: Vec<usize> = (0..routines.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for i in order {
-            let d = routines[i].run(iters[i]);
-            rates[i].push(iters[i] as f64 / d.as_secs_f64());
-        }
-    }
-    eprintln!("interleaved {group} ({ROUNDS} rounds, median rate and median per-round ratio):");
-    for (i, r) in routines.iter().enumerate() {
-        let rate = median(rates[i].clone());
-        let ratio = median((0..ROUNDS).map(|k| rates[i][k] / rates[0][k]).collect());
-        let shown = match unit {
+impl Unit {
+    fn show(self, rate: f64) -> String {
+        let shown = match self {
             Unit::Appends => format!("{rate:.0} appends/s"),
             Unit::Bytes(b) => format!("{:.1} MiB/s", rate * b as f64 / MIB as f64),
         };
-        eprintln!(
-            "  {:<32} {shown:>18}  {ratio:.3}x {}",
-            r.name(),
-            routines[0].name()
-        );
+        format!("{shown:>18}")
     }
+}
+
+/// The interleaved check of a group: rates of appends, shown in `unit`.
+fn interleave_appends(group: &str, unit: Unit, routines: &mut [&mut dyn Routine]) {
+    interleave(group, Measure::Rate, 32, |rate| unit.show(rate), routines);
 }
 
 fn synced_1k(c: &mut Criterion) {
@@ -766,7 +647,7 @@ fn synced_1k(c: &mut Criterion) {
     bench(&mut g, &mut raw);
     bench(&mut g, &mut stele);
     g.finish();
-    interleave(GROUP, Unit::Appends, &mut [&mut raw, &mut stele]);
+    interleave_appends(GROUP, Unit::Appends, &mut [&mut raw, &mut stele]);
 }
 
 fn synced_64x1k(c: &mut Criterion) {
@@ -782,7 +663,7 @@ fn synced_64x1k(c: &mut Criterion) {
     bench(&mut g, &mut raw);
     bench(&mut g, &mut stele);
     g.finish();
-    interleave(
+    interleave_appends(
         GROUP,
         Unit::Bytes(64 * KIB as u64),
         &mut [&mut raw, &mut stele],
@@ -809,7 +690,7 @@ fn unsynced_64x4k(c: &mut Criterion) {
     bench(&mut g, &mut raw_synced);
     bench(&mut g, &mut stele);
     g.finish();
-    interleave(
+    interleave_appends(
         GROUP,
         Unit::Bytes(bytes),
         &mut [&mut raw, &mut raw_synced, &mut stele],
@@ -842,7 +723,7 @@ fn group_commit_8threads(c: &mut Criterion) {
     bench(&mut g, &mut raw);
     bench(&mut g, &mut stele);
     g.finish();
-    interleave(GROUP, Unit::Appends, &mut [&mut raw, &mut stele]);
+    interleave_appends(GROUP, Unit::Appends, &mut [&mut raw, &mut stele]);
     for (name, appends, syncs) in [
         ("raw", raw.appends, raw.syncs),
         ("stele", stele.appends, stele.syncs),
@@ -891,7 +772,7 @@ fn prealloc(c: &mut Criterion) {
         &mut falloc,
         &mut recycled,
     ];
-    interleave(GROUP, Unit::Appends, routines);
+    interleave_appends(GROUP, Unit::Appends, routines);
     recycled.report_cuts(GROUP);
 }
 

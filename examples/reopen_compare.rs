@@ -26,120 +26,36 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use protobuf::Message as _;
-use raft::eraftpb::{Entry, HardState};
 use raft::Storage;
 use stele::storage::{DiskStorage, StorageOptions};
 
-const DATA_LEN: usize = 1024;
-const BATCH: u64 = 64;
-const REGION: u64 = 1;
+#[path = "../benches/support/disk.rs"]
+mod disk;
+#[path = "../benches/support/logs.rs"]
+mod logs;
+#[path = "../benches/support/stats.rs"]
+mod stats;
+
+use disk::{dir_bytes, drop_dir_cache};
+use logs::{build_raft_engine, build_stele, entry_count, temp_dir, REGION};
+use stats::median;
+
 const MIB: f64 = (1 << 20) as f64;
 
-fn xorshift(x: &mut u64) -> u64 {
-    *x ^= *x << 13;
-    *x ^= *x >> 7;
-    *x ^= *x << 17;
-    *x
-}
-
-/// Entry `index`: term 1 and 1 KiB of incompressible bytes seeded by the index.
-fn entry(index: u64) -> Entry {
-    let mut x = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let data: Vec<u8> = (0..DATA_LEN / 8)
-        .flat_map(|_| xorshift(&mut x).to_le_bytes())
-        .collect();
-    Entry {
-        index,
-        term: 1,
-        data: data.into(),
-        ..Entry::default()
-    }
-}
-
-fn batch(first: u64) -> (Vec<Entry>, HardState) {
-    let entries: Vec<Entry> = (first..first + BATCH).map(entry).collect();
-    let hs = HardState {
-        term: 1,
-        vote: 1,
-        commit: first + BATCH - 1,
-        ..HardState::default()
-    };
-    (entries, hs)
-}
-
-#[derive(Clone)]
-struct EntryExt;
-
-impl raft_engine::MessageExt for EntryExt {
-    type Entry = Entry;
-
-    fn index(e: &Entry) -> u64 {
-        e.index
-    }
-}
-
+/// raft-engine's default config in `dir`, but with `threads` recovery threads.
 fn raft_engine_config(dir: &Path, threads: usize) -> raft_engine::Config {
     raft_engine::Config {
-        dir: dir.to_str().expect("UTF-8 path").to_owned(),
         recovery_threads: threads,
-        ..raft_engine::Config::default()
+        ..logs::raft_engine_config(dir)
     }
 }
 
+/// Builds the log (`bytes` of entries) in both directories; returns the number of entries.
 fn build(stele_dir: &Path, re_dir: &Path, bytes: u64) -> u64 {
-    let per_batch: u64 = (1..=BATCH)
-        .map(|i| entry(i << 19).compute_size() as u64)
-        .sum();
-    let count = bytes.div_ceil(per_batch) * BATCH;
-    let s = DiskStorage::open(stele_dir, StorageOptions::default()).expect("open DiskStorage");
-    let e = raft_engine::Engine::open(raft_engine_config(re_dir, 4)).expect("open raft-engine");
-    for first in (1..=count).step_by(BATCH as usize) {
-        let (entries, hs) = batch(first);
-        s.append(&entries, Some(&hs), false).expect("append");
-        let mut b = raft_engine::LogBatch::default();
-        b.add_entries::<EntryExt>(REGION, &entries)
-            .expect("add entries");
-        b.put_message(REGION, b"hard_state".to_vec(), &hs)
-            .expect("put hard state");
-        e.write(&mut b, false).expect("write");
-    }
-    s.sync().expect("sync");
-    e.sync().expect("sync");
+    let count = entry_count(bytes);
+    build_stele(stele_dir, count, StorageOptions::default());
+    build_raft_engine(re_dir, count);
     count
-}
-
-/// Regular files under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("list directory") {
-        let p = e.expect("directory entry").path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    out
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    files(dir)
-        .iter()
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-        .sum()
-}
-
-/// Drops every (synced) file under `dir` from the page cache; false if that is not possible.
-fn drop_cache(dir: &Path) -> bool {
-    files(dir).iter().all(|p| {
-        Command::new("dd")
-            .arg(format!("if={}", p.display()))
-            .args(["iflag=nocache", "count=0", "status=none"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
 }
 
 /// A `/proc/self/status` field in KiB.
@@ -241,16 +157,6 @@ fn run_child(lane: &Lane, expect_last: Option<u64>) -> (Sample, String) {
     (s, line.trim().to_owned())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
 fn compare(lanes: &[Lane], rounds: usize, cold: bool, expect_last: Option<u64>) {
     let mode = if cold { "cold" } else { "warm" };
     let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); lanes.len()];
@@ -260,7 +166,7 @@ fn compare(lanes: &[Lane], rounds: usize, cold: bool, expect_last: Option<u64>) 
             order.reverse();
         }
         for i in order {
-            if cold && !drop_cache(&lanes[i].dir) {
+            if cold && !drop_dir_cache(&lanes[i].dir) {
                 println!("{mode}: skipped: cannot drop files from the page cache here");
                 return;
             }
@@ -328,13 +234,10 @@ fn main() {
     let (stele_dir, re_dir, expect_last) = match dirs {
         Some((s, r)) => (s, r, None),
         None => {
-            let mk = |prefix| {
-                tempfile::Builder::new()
-                    .prefix(prefix)
-                    .tempdir_in(std::env::temp_dir())
-                    .expect("create a temporary directory")
-            };
-            let (s, r) = (mk("stele-reopen-cmp-"), mk("stele-reopen-cmp-re-"));
+            let (s, r) = (
+                temp_dir("stele-reopen-cmp-"),
+                temp_dir("stele-reopen-cmp-re-"),
+            );
             let t = Instant::now();
             let count = build(s.path(), r.path(), mib << 20);
             println!(
