@@ -244,10 +244,51 @@ fn read_u64(r: &mut impl Read) -> io::Result<u64> {
     Ok(u64::from_le_bytes(b))
 }
 
+/// Reads a length-prefixed byte string. The length comes from the snapshot, so nothing is
+/// allocated up front: the buffer grows only as bytes actually arrive, and a length the stream
+/// cannot back is an error.
 fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut b = [0u8; 4];
     r.read_exact(&mut b)?;
-    let mut v = vec![0u8; u32::from_le_bytes(b) as usize];
-    r.read_exact(&mut v)?;
+    let len = u64::from(u32::from_le_bytes(b));
+    let mut v = Vec::new();
+    r.take(len).read_to_end(&mut v)?;
+    if v.len() as u64 != len {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "MemKv snapshot cut short",
+        ));
+    }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A snapshot whose length fields claim more than it holds is refused (and, since the
+    /// buffer only grows with the bytes read, nothing near the claimed 4 GiB is allocated).
+    #[test]
+    fn a_snapshot_with_a_lying_length_is_an_error() {
+        let mut kv = MemKv::default();
+        kv.apply(
+            1,
+            &KvCommand::Put {
+                key: b"k".to_vec(),
+                value: b"v".to_vec(),
+            }
+            .encode(),
+        );
+        let mut snap = Vec::new();
+        kv.snapshot(&mut snap).unwrap();
+        let restored = MemKv::default();
+        let mut r = restored.clone();
+        r.restore(1, &mut &snap[..]).unwrap();
+        assert_eq!(r.get(b"k"), Some(b"v".to_vec()));
+        // The key length field sits right after the magic and four u64s.
+        let at = MAGIC.len() + 32;
+        snap[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = MemKv::default().restore(1, &mut &snap[..]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
 }
