@@ -63,13 +63,18 @@ pub(crate) fn prepare(
             snap.index
         )));
     }
+    let mut changed = false;
     if applied > storage.hard_state().commit {
         storage.set_commit(applied)?;
-        storage.sync()?;
+        changed = true;
     }
     let conf_state = conf_state_at(storage, &snap, applied)?;
     if !same_conf(&conf_state, &storage.conf_state()) {
         storage.set_conf_state(&conf_state)?;
+        changed = true;
+    }
+    if changed {
+        // One sync makes both repairs durable before raft sees the storage.
         storage.sync()?;
     }
     Ok(Recovered {
