@@ -27,14 +27,20 @@ impl DiskStorage {
                 false => Ok(()),
             };
         }
-        let mut batch =
-            Batch::with_capacity(entries.iter().map(|e| e.compute_size() as usize + 16).sum());
-        let mut sizes = Vec::with_capacity(entries.len());
-        for e in entries {
-            let bytes = e.write_to_bytes()?;
-            sizes.push(bytes.len() as u64);
+        // `compute_size` caches each entry's size; the entry is then encoded straight into the
+        // batch with that cached size (no intermediate buffer, no second size computation).
+        let sizes: Vec<u64> = entries
+            .iter()
+            .map(|e| u64::from(e.compute_size()))
+            .collect();
+        let mut batch = Batch::with_capacity(sizes.iter().map(|&n| n as usize + 24).sum());
+        for (e, &size) in entries.iter().zip(&sizes) {
             batch
-                .add_entry(e.index, e.term, &bytes)
+                .add_entry_with(e.index, e.term, size as usize, |buf| {
+                    let mut out = protobuf::CodedOutputStream::vec(buf);
+                    e.write_to_with_cached_sizes(&mut out)?;
+                    out.flush()
+                })
                 .map_err(Error::Wal)?;
         }
         if let Some(hs) = hs {

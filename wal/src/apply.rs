@@ -120,15 +120,16 @@ pub(crate) fn check(index: &LogIndex, batch: &Batch) -> Result<u64> {
     Ok(first)
 }
 
-/// The effects of a not-yet-written batch, in the form replay decodes them.
-pub(crate) fn body_of(batch: &Batch) -> Body {
+/// The effects of a written batch, in the form replay decodes them; moves them out of the batch
+/// (it is not needed after its bytes are written), so appending copies no metadata.
+pub(crate) fn take_body(batch: &mut Batch) -> Body {
     Body {
         start: batch.start,
-        terms: batch.term_runs.clone(),
+        terms: std::mem::take(&mut batch.term_runs),
         count: batch.count,
         hard_state: batch.hard_state,
-        conf_state: batch.conf_state.clone(),
-        markers: batch.markers.clone(),
+        conf_state: batch.conf_state.take(),
+        markers: std::mem::take(&mut batch.markers),
         state: None,
     }
 }

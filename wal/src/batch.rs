@@ -40,15 +40,23 @@ impl Default for Batch {
     }
 }
 
-fn push_record(buf: &mut Vec<u8>, kind: u8, term: u64, payload: &[u8]) {
+fn push_record_header(buf: &mut Vec<u8>, kind: u8, term: u64, len: usize) {
     let mut h = [0u8; RECORD_HEADER_LEN];
     h[0] = kind;
-    h[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    h[4..8].copy_from_slice(&(len as u32).to_le_bytes());
     h[8..16].copy_from_slice(&term.to_le_bytes());
     buf.extend_from_slice(&h);
-    buf.extend_from_slice(payload);
-    let pad = format::align8(payload.len() as u64) as usize - payload.len();
+}
+
+fn push_padding(buf: &mut Vec<u8>, len: usize) {
+    let pad = format::align8(len as u64) as usize - len;
     buf.extend_from_slice(&[0u8; 8][..pad]);
+}
+
+fn push_record(buf: &mut Vec<u8>, kind: u8, term: u64, payload: &[u8]) {
+    push_record_header(buf, kind, term, payload.len());
+    buf.extend_from_slice(payload);
+    push_padding(buf, payload.len());
 }
 
 fn check_index(index: u64) -> Result<()> {
@@ -129,30 +137,70 @@ impl Batch {
 
     /// Adds a raft entry: `data` is its `eraftpb.Entry` protobuf encoding.
     pub fn add_entry(&mut self, index: u64, term: u64, data: &[u8]) -> Result<&mut Self> {
-        check_index(index)?;
-        if data.len() as u64 > format::MAX_BODY_LEN {
-            return Err(Error::InvalidBatch(format!(
-                "entry of {} bytes is too large",
-                data.len()
-            )));
+        self.add_entry_with(index, term, data.len(), |buf| {
+            buf.extend_from_slice(data);
+            Ok::<(), std::convert::Infallible>(())
+        })
+    }
+
+    /// Adds a raft entry of `len` bytes that `write` encodes straight into the batch, with no
+    /// intermediate buffer (`DiskStorage` encodes each `eraftpb.Entry` this way). `write` must
+    /// append exactly `len` bytes; if it fails or writes another length, the batch is left as it
+    /// was and an error is returned.
+    pub fn add_entry_with<E: std::fmt::Display>(
+        &mut self,
+        index: u64,
+        term: u64,
+        len: usize,
+        write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), E>,
+    ) -> Result<&mut Self> {
+        self.check_next_entry(index, len)?;
+        let start = self.buf.len();
+        push_record_header(&mut self.buf, kind::ENTRY, term, len);
+        let written = write(&mut self.buf);
+        let got = self.buf.len() - start - RECORD_HEADER_LEN;
+        let problem = match written {
+            Err(e) => Some(format!("encoding entry {index}: {e}")),
+            Ok(()) if got != len => Some(format!(
+                "entry {index}: {got} bytes written, {len} announced"
+            )),
+            Ok(()) => None,
+        };
+        if let Some(p) = problem {
+            self.buf.truncate(start);
+            return Err(Error::InvalidBatch(p));
         }
-        match self.first_index {
-            _ if index == 0 => return Err(Error::InvalidBatch("entry index 0".into())),
-            Some(first) if index != first + u64::from(self.count) => {
-                return Err(Error::InvalidBatch(format!(
-                    "entry {index} does not follow {}",
-                    first + u64::from(self.count) - 1
-                )))
-            }
-            None => self.first_index = Some(index),
-            _ => {}
+        push_padding(&mut self.buf, len);
+        if self.first_index.is_none() {
+            self.first_index = Some(index);
         }
         if self.term_runs.last().map(|r| r.1) != Some(term) {
             self.term_runs.push((index, term));
         }
-        push_record(&mut self.buf, kind::ENTRY, term, data);
         self.count += 1;
         Ok(self)
+    }
+
+    /// Checks that an entry of `len` bytes at `index` may come next, changing nothing.
+    fn check_next_entry(&self, index: u64, len: usize) -> Result<()> {
+        check_index(index)?;
+        if index == 0 {
+            return Err(Error::InvalidBatch("entry index 0".into()));
+        }
+        if len as u64 > format::MAX_BODY_LEN {
+            return Err(Error::InvalidBatch(format!(
+                "entry of {len} bytes is too large"
+            )));
+        }
+        match self.first_index {
+            Some(first) if index != first + u64::from(self.count) => {
+                Err(Error::InvalidBatch(format!(
+                    "entry {index} does not follow {}",
+                    first + u64::from(self.count) - 1
+                )))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Sets the HardState to store with the entries (written after them, atomically).

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use crate::apply::{apply, body_of, check};
+use crate::apply::{apply, check, take_body};
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::footer::{self, footer_reserve, SegStats};
@@ -90,7 +90,7 @@ impl Wal {
         let inner_ref = &mut *inner;
         let active = inner_ref.active.as_mut().expect("active");
         active.pos += need - END_MARKER_LEN as u64;
-        let body = body_of(&batch);
+        let body = take_body(&mut batch);
         let applied = apply(
             &mut inner_ref.index,
             &mut inner_ref.state,

@@ -230,3 +230,35 @@ fn reopening_reads_seals_not_sealed_batches() {
         "{err}"
     );
 }
+
+#[test]
+fn add_entry_with_encodes_in_place_and_rolls_back_a_bad_write() {
+    let mut b = Batch::new();
+    b.add_entry_with(1, 1, 3, |buf| {
+        buf.extend_from_slice(b"abc");
+        Ok::<(), String>(())
+    })
+    .unwrap();
+    // A writer that fails, or writes another length than announced, leaves the batch as it was.
+    let err = b.add_entry_with(2, 1, 3, |buf| {
+        buf.extend_from_slice(b"ab");
+        Err("disk on fire".to_string())
+    });
+    assert!(matches!(err, Err(Error::InvalidBatch(ref m)) if m.contains("disk on fire")));
+    let err = b.add_entry_with(2, 1, 3, |buf| {
+        buf.extend_from_slice(b"abcd");
+        Ok::<(), String>(())
+    });
+    assert!(matches!(err, Err(Error::InvalidBatch(ref m)) if m.contains("4 bytes written")));
+    b.add_entry(2, 1, b"def").unwrap();
+    let fs = SimFs::new();
+    let wal = Wal::open(Path::new("/w"), opts(&fs)).unwrap();
+    wal.append(b, true).unwrap();
+    let got: Vec<Vec<u8>> = wal
+        .entries(1, 3, None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.data)
+        .collect();
+    assert_eq!(got, vec![b"abc".to_vec(), b"def".to_vec()]);
+}
