@@ -27,6 +27,18 @@ fn open(fs: &SimFs) -> DiskStorage {
     DiskStorage::open("/s", StorageOptions::with_fs(Arc::new(fs.clone()))).unwrap()
 }
 
+/// Entries 1..=10 committed, a snapshot at 5, the log compacted to 5.
+fn compacted_at_5() -> (SimFs, DiskStorage) {
+    let fs = SimFs::new();
+    let s = open(&fs);
+    let ents: Vec<Entry> = (1..=10).map(|i| entry(i, 1)).collect();
+    s.append(&ents, Some(&hs(10)), true).unwrap();
+    s.create_snapshot(5, &ConfState::default(), &mut &b"five"[..])
+        .unwrap();
+    s.compact(5).unwrap();
+    (fs, s)
+}
+
 #[test]
 fn after_a_failed_sync_every_write_fails_and_nothing_acknowledged_is_lost() {
     let fs = SimFs::new();
@@ -64,13 +76,7 @@ fn after_a_failed_sync_every_write_fails_and_nothing_acknowledged_is_lost() {
 
 #[test]
 fn storage_errors_map_onto_the_kinds_raft_expects() {
-    let fs = SimFs::new();
-    let s = open(&fs);
-    let ents: Vec<Entry> = (1..=10).map(|i| entry(i, 1)).collect();
-    s.append(&ents, Some(&hs(10)), true).unwrap();
-    s.create_snapshot(5, &ConfState::default(), &mut &b"five"[..])
-        .unwrap();
-    s.compact(5).unwrap();
+    let (_fs, s) = compacted_at_5();
     let ctx = || GetEntriesContext::empty(false);
     assert!(matches!(
         s.entries(5, 7, None, ctx()),
@@ -103,13 +109,7 @@ fn storage_errors_map_onto_the_kinds_raft_expects() {
 fn a_log_that_starts_after_its_snapshot_is_refused_on_open() {
     // Delete the only snapshot file behind the storage's back: the log starts at 6 and nothing
     // can rebuild entries 1..=5. Opening must say so rather than let raft fail later.
-    let fs = SimFs::new();
-    let s = open(&fs);
-    let ents: Vec<Entry> = (1..=10).map(|i| entry(i, 1)).collect();
-    s.append(&ents, Some(&hs(10)), true).unwrap();
-    s.create_snapshot(5, &ConfState::default(), &mut &b"five"[..])
-        .unwrap();
-    s.compact(5).unwrap();
+    let (fs, s) = compacted_at_5();
     drop(s);
     fs.delete_file(std::path::Path::new(
         "/s/snap/0000000000000001-0000000000000005.snap",

@@ -33,6 +33,15 @@ fn append_until_error(wal: &Wal, model: &mut Model, from: u64) -> (Error, u64) {
     panic!("no cut happened in 1000 appends");
 }
 
+/// Power loss: the handle is dropped, unsynced writes are lost; the reopened log must equal the
+/// model (everything acknowledged as synced).
+fn crash_and_check(fs: &SimFs, wal: Wal, model: &Model) {
+    drop(wal);
+    fs.crash(CrashMode::DropUnsynced);
+    let wal = open(fs, SEG).unwrap();
+    model.matches(&wal, 1).unwrap();
+}
+
 fn assert_poisoned(wal: &Wal) {
     let (b, _) = batch(wal_last(wal) + 1, 1, 1, 10, None);
     assert!(matches!(wal.append(b, false), Err(Error::Poisoned { .. })));
@@ -69,10 +78,7 @@ fn failed_fdatasync_poisons_and_loses_nothing_acknowledged() {
         "{err}"
     );
     assert_poisoned(&wal);
-    drop(wal);
-    fs.crash(CrashMode::DropUnsynced);
-    let wal = open(&fs, SEG).unwrap();
-    model.matches(&wal, 1).unwrap();
+    crash_and_check(&fs, wal, &model);
 }
 
 #[test]
@@ -111,10 +117,7 @@ fn failed_directory_sync_while_cutting_poisons() {
     let (err, _) = append_until_error(&wal, &mut model, 3);
     assert!(matches!(err, Error::Io { op: "sync_dir", .. }), "{err}");
     assert_poisoned(&wal);
-    drop(wal);
-    fs.crash(CrashMode::DropUnsynced);
-    let wal = open(&fs, SEG).unwrap();
-    model.matches(&wal, 1).unwrap();
+    crash_and_check(&fs, wal, &model);
 }
 
 #[test]
@@ -132,10 +135,7 @@ fn no_space_while_cutting_leaves_the_log_readable_and_unchanged() {
     // Space comes back: the same handle goes on.
     fs.set_capacity(None);
     fill(&wal, &mut model, i, i + 3);
-    drop(wal);
-    fs.crash(CrashMode::DropUnsynced);
-    let wal = open(&fs, SEG).unwrap();
-    model.matches(&wal, 1).unwrap();
+    crash_and_check(&fs, wal, &model);
 }
 
 #[test]
