@@ -36,6 +36,7 @@
 //!   [`NodeConfig::compaction_tail`]); followers too far behind get a snapshot.
 #![deny(missing_docs)]
 
+mod callback;
 mod config;
 mod driver;
 mod error;

@@ -18,8 +18,9 @@ use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, ConfState};
 use raft::StateRole;
 use stele_storage::DiskStorage;
 
+use crate::callback::Callback;
 use crate::config::NodeConfig;
-use crate::driver::Driver;
+use crate::driver::{Driver, Persister};
 use crate::error::{Error, Result};
 use crate::state_machine::StateMachine;
 use crate::transport::{Inbound, Mailbox, Transport};
@@ -41,9 +42,12 @@ pub struct Proposal<T = Vec<u8>> {
 }
 
 impl<T> Proposal<T> {
-    pub(crate) fn new() -> (Sender<Result<Applied<T>>>, Proposal<T>) {
-        let (tx, rx) = mpsc::channel();
-        (tx, Proposal { rx })
+    pub(crate) fn new() -> (Callback<Applied<T>>, Proposal<T>)
+    where
+        T: Send + 'static,
+    {
+        let (cb, rx) = Callback::channel();
+        (cb, Proposal { rx })
     }
 
     /// Waits for the outcome (the node's `proposal_timeout` bounds the wait).
@@ -166,18 +170,20 @@ impl StatusCell {
 pub(crate) enum Command {
     Propose {
         data: Vec<u8>,
-        reply: Sender<Result<Applied<Vec<u8>>>>,
+        reply: Callback<Applied<Vec<u8>>>,
     },
     ConfChange {
         change: ConfChangeV2,
-        reply: Sender<Result<Applied<ConfState>>>,
+        reply: Callback<Applied<ConfState>>,
     },
     ReadIndex {
-        reply: Sender<Result<u64>>,
+        reply: Callback<u64>,
     },
     TransferLeader(u64),
     Campaign,
     Inbound(Inbound),
+    /// The persister made progress (a wake-up: the driver polls it).
+    Persisted,
     Shutdown,
 }
 
@@ -245,9 +251,31 @@ impl NodeHandle {
 
     /// Starts a linearizable read (raft's read index, `ReadOnlyOption::Safe`).
     pub fn read_index(&self) -> ReadHandle {
-        let (reply, rx) = mpsc::channel();
+        let (reply, rx) = Callback::channel();
         self.send(Command::ReadIndex { reply });
         ReadHandle { rx }
+    }
+
+    /// Proposes `data` and calls `done` with the outcome (what [`propose`](Self::propose)'s
+    /// handle would resolve with), for callers that multiplex many requests on one thread.
+    /// `done` runs on the node thread (or on the caller's, with [`Error::Stopped`], if the node
+    /// is gone): it must hand the outcome on and return, never block.
+    pub fn propose_then(
+        &self,
+        data: Vec<u8>,
+        done: impl FnOnce(Result<Applied<Vec<u8>>>) + Send + 'static,
+    ) {
+        let reply = Callback::new(done);
+        self.send(Command::Propose { data, reply });
+    }
+
+    /// Starts a linearizable read and calls `done` with the read index once this node has
+    /// applied that far (what [`read_index`](Self::read_index)'s handle would resolve with):
+    /// reading the state machine inside `done` observes every write acknowledged before the
+    /// call. `done` runs on the node thread: it must not block.
+    pub fn read_index_then(&self, done: impl FnOnce(Result<u64>) + Send + 'static) {
+        let reply = Callback::new(done);
+        self.send(Command::ReadIndex { reply });
     }
 
     /// The latest published status.
@@ -319,14 +347,18 @@ impl Node {
             &config.logger(),
         )?;
         let (tx, rx) = mpsc::channel();
+        let wake = tx.clone();
+        let persister = Persister::start(id, storage.clone(), move || {
+            let _ = wake.send(Command::Persisted);
+        })?;
         transport.start(mailbox(tx.clone()))?;
         let driver = Driver::new(
             config,
             raw,
-            storage,
             state_machine,
             transport,
             rx,
+            persister,
             recovered,
         );
         let status = Arc::new(StatusCell::new(driver.status()));

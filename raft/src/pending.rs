@@ -11,30 +11,29 @@
 //!   leader does not, and fails with [`Error::LeaderChanged`] when the leader changes.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::mpsc::Sender;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use raft::eraftpb::ConfState;
 use raft::ReadState;
 
-use crate::error::{Error, Result};
+use crate::callback::Callback;
+use crate::error::Error;
 use crate::node::Applied;
 
 /// Where a proposal's outcome goes.
 #[derive(Debug)]
 pub(crate) enum Reply {
     /// A normal proposal: the state machine's result.
-    Data(Sender<Result<Applied<Vec<u8>>>>),
+    Data(Callback<Applied<Vec<u8>>>),
     /// A membership change: the configuration after it.
-    Conf(Sender<Result<Applied<ConfState>>>),
+    Conf(Callback<Applied<ConfState>>),
 }
 
 impl Reply {
     pub fn fail(self, e: Error) {
-        // A dropped handle means nobody waits any more: ignore the send error.
         match self {
-            Reply::Data(tx) => drop(tx.send(Err(e))),
-            Reply::Conf(tx) => drop(tx.send(Err(e))),
+            Reply::Data(cb) => cb.call(Err(e)),
+            Reply::Conf(cb) => cb.call(Err(e)),
         }
     }
 }
@@ -48,7 +47,7 @@ struct Waiter {
 
 #[derive(Debug)]
 struct Read {
-    reply: Sender<Result<u64>>,
+    reply: Callback<u64>,
     index: Option<u64>,
     deadline: Instant,
 }
@@ -176,7 +175,7 @@ impl Pending {
     }
 
     /// Registers a read; returns its context.
-    pub fn add_read(&mut self, reply: Sender<Result<u64>>, deadline: Instant) -> Vec<u8> {
+    pub fn add_read(&mut self, reply: Callback<u64>, deadline: Instant) -> Vec<u8> {
         let (seq, ctx) = self.next_context();
         self.reads.insert(
             seq,
@@ -209,7 +208,7 @@ impl Pending {
             .collect();
         for seq in done {
             let r = self.reads.remove(&seq).expect("listed");
-            let _ = r.reply.send(Ok(r.index.expect("answered")));
+            r.reply.call(Ok(r.index.expect("answered")));
         }
     }
 
@@ -238,13 +237,16 @@ impl Pending {
             }
             w.reply.fail(Error::Timeout);
         }
-        self.reads.retain(|_, r| {
-            if r.deadline > now {
-                return true;
-            }
-            let _ = r.reply.send(Err(Error::Timeout));
-            false
-        });
+        let late: Vec<u64> = self
+            .reads
+            .iter()
+            .filter(|(_, r)| r.deadline <= now)
+            .map(|(&s, _)| s)
+            .collect();
+        for seq in late {
+            let r = self.reads.remove(&seq).expect("listed");
+            r.reply.call(Err(Error::Timeout));
+        }
     }
 
     /// Fails everything (the node stops).
@@ -254,7 +256,7 @@ impl Pending {
             w.reply.fail(Error::Stopped);
         }
         for (_, r) in std::mem::take(&mut self.reads) {
-            let _ = r.reply.send(Err(Error::Stopped));
+            r.reply.call(Err(Error::Stopped));
         }
     }
 }

@@ -32,12 +32,10 @@ impl Driver {
                 None => {
                     let result = self.sm.apply(e.index, e.get_data());
                     match reply {
-                        Some(Reply::Data(tx)) => {
-                            let _ = tx.send(Ok(Applied {
-                                index: e.index,
-                                result,
-                            }));
-                        }
+                        Some(Reply::Data(cb)) => cb.call(Ok(Applied {
+                            index: e.index,
+                            result,
+                        })),
                         Some(other) => {
                             other.fail(Error::Dropped("replaced by an empty entry".into()))
                         }
@@ -62,12 +60,10 @@ impl Driver {
                     };
                     self.sm.apply_conf_change(e.index, &cc, &self.conf_state);
                     match (reply, outcome) {
-                        (Some(Reply::Conf(tx)), Ok(cs)) => {
-                            let _ = tx.send(Ok(Applied {
-                                index: e.index,
-                                result: cs,
-                            }));
-                        }
+                        (Some(Reply::Conf(cb)), Ok(cs)) => cb.call(Ok(Applied {
+                            index: e.index,
+                            result: cs,
+                        })),
                         (Some(r), Err(err)) => r.fail(Error::ConfChangeRejected(err.to_string())),
                         (Some(r), Ok(_)) => {
                             r.fail(Error::Dropped("not a membership change".into()))

@@ -1,29 +1,40 @@
 //! The node thread: owns the `RawNode<DiskStorage>`, the state machine and the transport, and
 //! runs the loop: tick on a timer, take requests and messages, handle every `Ready`.
 //!
-//! A `Ready` is handled in the order of `raft-rs-contract.md` §3.2 (synchronous mode):
+//! Readies are pipelined (`raft-rs-contract.md` §4): the fsync runs on the persister thread
+//! (module `persist`) while this thread goes on. A `Ready` is handled in this order:
 //! 1. the leader's `messages()` go to the transport at once;
-//! 2. a received snapshot is installed: state machine first, then the log reset;
-//! 3. entries and HardState are appended as one batch, synced when `must_sync()`;
-//! 4. only then `persisted_messages()` go out (votes, append acknowledgements: never before
-//!    the batch they acknowledge is durable);
-//! 5. read states are recorded; committed entries are applied (membership changes through
-//!    `apply_conf_change`, the new ConfState stored; an empty `EntryConfChangeV2` leaves a joint
-//!    configuration);
-//! 6. `advance`; `LightReady::commit_index` is stored; its messages go out; its committed
-//!    entries are applied; `advance_apply`.
+//! 2. entries and HardState are appended as one batch (readable through `Storage` at once, not
+//!    yet durable) and the Ready is handed to the persister (`advance_append_async`);
+//! 3. its `persisted_messages()` (votes, append acknowledgements) wait until the persister
+//!    reports the Ready durable, then go out right after `on_persist_ready`: never before the
+//!    batch they acknowledge is durable;
+//! 4. read states are recorded; committed entries are applied (raft hands out only entries
+//!    durable here; membership changes go through `apply_conf_change`, the new ConfState
+//!    stored; an empty `EntryConfChangeV2` leaves a joint configuration); `advance_apply`.
+//!
+//! Two kinds of Ready are handled synchronously instead (contract §3.2, `advance`, with its
+//! `LightReady`), only when no earlier Ready is still in flight:
+//! - one carrying a received snapshot: the persister is drained first, then the snapshot is
+//!   installed (state machine first, then the log reset), durably, before anything after it;
+//! - one that needs no fsync (nothing written but a commit index) while nothing is in flight:
+//!   no reason to wait for the persister.
 //!
 //! Then reads whose index is applied are answered, and the snapshot policy runs. Any storage
 //! error stops the node (the WAL is poisoned after a failed write or sync; nothing is retried).
 
 mod apply;
+mod persist;
 mod snapshot;
 
+pub(crate) use persist::Persister;
+
+use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Instant;
 
 use raft::eraftpb::{ConfState, Message, MessageType};
-use raft::{RawNode, SnapshotStatus, StateRole};
+use raft::{RawNode, Ready, SnapshotStatus, StateRole};
 use stele_storage::DiskStorage;
 
 use crate::config::NodeConfig;
@@ -71,18 +82,23 @@ pub(crate) struct Driver {
     deferred_failures: Vec<u64>,
     /// The status last published (after a storage failure, raft's log must not be asked).
     published: Option<Status>,
+    /// Makes handed-over Readies durable.
+    persister: Persister,
+    /// Each in-flight Ready's persisted messages, by Ready number, sent once it is durable.
+    held: VecDeque<(u64, Vec<Message>)>,
 }
 
 impl Driver {
     pub fn new(
         cfg: NodeConfig,
         raw: RawNode<DiskStorage>,
-        storage: DiskStorage,
         sm: Box<dyn StateMachine>,
         transport: Box<dyn Transport>,
         rx: Receiver<Command>,
+        persister: Persister,
         recovered: Recovered,
     ) -> Driver {
+        let storage = raw.store().clone(); // a handle on raft's own storage
         let snapshot_index = storage.snapshot_metadata().index;
         Driver {
             pending: Pending::new(cfg.id),
@@ -103,6 +119,8 @@ impl Driver {
             snapshot_retry_at: 0,
             deferred_failures: Vec::new(),
             published: None,
+            persister,
+            held: VecDeque::new(),
         }
     }
 
@@ -146,6 +164,9 @@ impl Driver {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            if let Some(n) = self.persister.poll()? {
+                self.persisted(n);
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -197,6 +218,7 @@ impl Driver {
             }
             Command::Inbound(Inbound::Unreachable(id)) => self.raw.report_unreachable(id),
             Command::Inbound(Inbound::Snapshot(id, status)) => self.raw.report_snapshot(id, status),
+            Command::Persisted => {} // polled once the batch of commands is handled
             Command::Shutdown => return false,
         }
         true
@@ -268,6 +290,13 @@ impl Driver {
 
     /// One Ready, in the order of the module docs.
     fn on_ready(&mut self) -> Result<()> {
+        if self.persister.in_flight() && self.raw.snap().is_some_and(|s| !s.is_empty()) {
+            // A received snapshot resets the log: everything before it is made durable first,
+            // and it is installed with nothing in flight (contract §4.2, rule 7).
+            if let Some(n) = self.persister.drain()? {
+                self.persisted(n);
+            }
+        }
         let mut rd = self.raw.ready();
         if let Some(ss) = rd.ss() {
             if ss.leader_id != self.leader_id {
@@ -277,6 +306,32 @@ impl Driver {
         }
         let msgs = rd.take_messages();
         self.send(msgs);
+        if !self.persister.in_flight() && (!rd.snapshot().is_empty() || !rd.must_sync()) {
+            return self.on_ready_sync(rd);
+        }
+        debug_assert!(
+            rd.snapshot().is_empty(),
+            "a snapshot waits for the persister"
+        );
+        self.storage.append(rd.entries(), rd.hs(), false)?;
+        let msgs = rd.take_persisted_messages();
+        if !msgs.is_empty() {
+            self.held.push_back((rd.number(), msgs));
+        }
+        for rs in rd.take_read_states() {
+            self.pending.read_state(&rs);
+        }
+        let committed = rd.take_committed_entries();
+        self.apply(committed)?;
+        let (number, sync) = (rd.number(), rd.must_sync());
+        self.raw.advance_append_async(rd);
+        self.raw.advance_apply();
+        self.persister.submit(number, sync)
+    }
+
+    /// A Ready handled synchronously (nothing in flight before it): install a received
+    /// snapshot, persist, send, apply, `advance`, then the `LightReady`.
+    fn on_ready_sync(&mut self, mut rd: Ready) -> Result<()> {
         if !rd.snapshot().is_empty() {
             self.install_snapshot(rd.snapshot())?;
         }
@@ -296,6 +351,16 @@ impl Driver {
         self.apply(light.take_committed_entries())?;
         self.raw.advance_apply();
         Ok(())
+    }
+
+    /// Every Ready through `number` is durable: tell raft, then send what they held back.
+    fn persisted(&mut self, number: u64) {
+        self.raw.on_persist_ready(number);
+        while self.held.front().is_some_and(|(n, _)| *n <= number) {
+            if let Some((_, msgs)) = self.held.pop_front() {
+                self.send(msgs);
+            }
+        }
     }
 
     /// Hands messages to the transport, except a snapshot for a peer the snapshot's
