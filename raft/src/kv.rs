@@ -7,7 +7,8 @@
 //!
 //! Besides the map it keeps, and carries in its snapshots, the number of writes applied and a
 //! hash chain over every applied `(index, command)`: two replicas with equal digests applied
-//! the same commands at the same indices, which is what the cluster tests compare.
+//! the same commands at the same indices (up to crc32 collisions), which is what the cluster
+//! tests compare.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -84,7 +85,7 @@ pub struct KvDigest {
     pub applied: u64,
     /// Commands applied (malformed ones included).
     pub writes: u64,
-    /// FNV-1a chain over every applied `(index, command)`.
+    /// FNV-1a chain over every applied `(index, command length, crc32 of the command)`.
     pub chain: u64,
 }
 
@@ -114,6 +115,16 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// The next link of the chain: the command enters through its crc32 (hardware speed), not byte
+/// by byte (FNV over a 1 KiB value cost more than the rest of `apply`).
+fn chain(h: u64, index: u64, data: &[u8]) -> u64 {
+    let mut link = [0u8; 20];
+    link[..8].copy_from_slice(&index.to_le_bytes());
+    link[8..16].copy_from_slice(&(data.len() as u64).to_le_bytes());
+    link[16..].copy_from_slice(&crc32fast::hash(data).to_le_bytes());
+    fnv(h, &link)
 }
 
 impl MemKv {
@@ -170,7 +181,7 @@ impl StateMachine for MemKv {
             return Vec::new(); // a new leader's entry
         }
         st.digest.writes += 1;
-        st.digest.chain = fnv(fnv(st.digest.chain, &index.to_le_bytes()), data);
+        st.digest.chain = chain(st.digest.chain, index, data);
         let prev = match KvCommand::decode(data) {
             Some(KvCommand::Put { key, value }) => st.map.insert(key, value),
             Some(KvCommand::Delete { key }) => st.map.remove(&key),
