@@ -166,6 +166,16 @@ fn storage_round(storage: &DiskStorage, next: &Arc<Mutex<u64>>, secs: f64) -> f6
     n as f64 / el
 }
 
+/// This process's CPU time (user + system) so far, in seconds, from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime (fields 14, 15) in USER_HZ
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -211,7 +221,10 @@ fn main() {
                 max_connections: 256,
             };
             let stop = node_stop.clone();
-            std::thread::spawn(move || run_until(args, stop))
+            std::thread::Builder::new()
+                .name(format!("kv-http-{id}"))
+                .spawn(move || run_until(args, stop))
+                .unwrap()
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -224,9 +237,18 @@ fn main() {
     println!("kv_bench: {rounds} rounds x {secs} s per side, {CLIENTS} clients/threads, {VALUE}-byte values, dir {}", tmp.path().display());
     let (mut kv, mut st) = (Vec::new(), Vec::new());
     for r in 0..rounds {
+        let c0 = cpu_seconds();
         let k = cluster_round(&http, secs, r);
+        let c1 = cpu_seconds();
         let s = storage_round(&storage, &next, secs);
-        println!("round {r}: cluster {k:8.0} acknowledged writes/s | DiskStorage {s:8.0} synced appends/s | ratio {:.2}", k / s);
+        let c2 = cpu_seconds();
+        let (kc, sc) = ((c1 - c0) / (k * secs), (c2 - c1) / (s * secs));
+        println!(
+            "round {r}: cluster {k:8.0} acknowledged writes/s ({:.0} us CPU each) | DiskStorage {s:8.0} synced appends/s ({:.0} us CPU each) | ratio {:.2}",
+            kc * 1e6,
+            sc * 1e6,
+            k / s
+        );
         kv.push(k);
         st.push(s);
     }

@@ -13,6 +13,7 @@
 //! Keys are the percent-decoded path after `/kv/` (1..=4096 bytes).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,7 @@ use stele_storage::DiskStorage;
 use super::http::{percent_decode, Request, Response};
 use super::machine::Members;
 use super::metrics::{scalar, Histogram};
+use super::server::Responder;
 
 /// Longest key.
 pub const MAX_KEY: usize = 4096;
@@ -43,6 +45,15 @@ pub struct App {
     pub fsync: Arc<Histogram>,
     /// Bound of a write or a linearizable read.
     pub timeout: Duration,
+    /// Membership requests under way.
+    pub admin_running: AtomicUsize,
+}
+
+fn lookup(kv: &MemKv, key: &[u8]) -> Response {
+    match kv.get(key) {
+        Some(v) => Response::bytes(200, v),
+        None => Response::text(404, "no such key"),
+    }
 }
 
 fn not_committed(what: &str, e: &Error) -> Response {
@@ -59,42 +70,49 @@ fn not_committed(what: &str, e: &Error) -> Response {
     }
 }
 
+/// Membership requests (slow: several raft round trips) run on threads of their own; at most
+/// this many at once.
+const MAX_ADMIN: usize = 4;
+
 impl App {
-    /// Routes a request.
-    pub fn handle(&self, req: &Request) -> Response {
+    /// Routes a request and answers it through `done`: at once, or (writes and linearizable
+    /// reads) from the node thread once raft has an outcome, or (membership changes) from a
+    /// thread of their own. Never blocks the caller (the HTTP event loop).
+    pub fn handle(self: &Arc<Self>, req: Request, done: Responder) {
         let path = req.path.as_str();
         let m = req.method.as_str();
         if let Some(key) = path.strip_prefix("/kv/") {
             let Some(key) = percent_decode(key) else {
-                return Response::text(400, "bad percent-encoding in the key");
+                return done.send(Response::text(400, "bad percent-encoding in the key"));
             };
             if key.is_empty() || key.len() > MAX_KEY {
-                return Response::text(400, format!("a key is 1..={MAX_KEY} bytes"));
+                return done.send(Response::text(400, format!("a key is 1..={MAX_KEY} bytes")));
             }
             return match m {
-                "GET" => self.get(key, req.flag("stale")),
-                "PUT" => self.write(KvCommand::Put {
-                    key,
-                    value: req.body.clone(),
-                }),
-                "DELETE" => self.write(KvCommand::Delete { key }),
-                _ => Response::text(405, "use GET, PUT or DELETE on /kv/{key}"),
+                "GET" => self.get(key, req.flag("stale"), done),
+                "PUT" => {
+                    let value = req.body;
+                    self.write(KvCommand::Put { key, value }, done)
+                }
+                "DELETE" => self.write(KvCommand::Delete { key }, done),
+                _ => done.send(Response::text(405, "use GET, PUT or DELETE on /kv/{key}")),
             };
         }
         if let Some(id) = path.strip_prefix("/members/") {
             let Ok(id) = id.parse::<u64>() else {
-                return Response::text(400, "a member id is a positive integer");
+                return done.send(Response::text(400, "a member id is a positive integer"));
             };
             if id == 0 {
-                return Response::text(400, "member id 0 is reserved");
+                return done.send(Response::text(400, "member id 0 is reserved"));
             }
+            let learner = req.flag("learner");
             return match m {
-                "POST" => self.add_member(id, &req.body, req.flag("learner")),
-                "DELETE" => self.remove_member(id),
-                _ => Response::text(405, "use POST or DELETE on /members/{id}"),
+                "POST" => self.admin(done, move |app| app.add_member(id, &req.body, learner)),
+                "DELETE" => self.admin(done, move |app| app.remove_member(id)),
+                _ => done.send(Response::text(405, "use POST or DELETE on /members/{id}")),
             };
         }
-        match (m, path) {
+        done.send(match (m, path) {
             ("GET", "/members") => self.list_members(None),
             ("GET", "/status") => self.status(),
             ("GET", "/metrics") => self.metrics(),
@@ -103,29 +121,55 @@ impl App {
                 404,
                 "no such route (see /kv/{key}, /members, /status, /metrics)",
             ),
+        })
+    }
+
+    /// Runs a membership request on a thread of its own (bounded: 503 when too many).
+    fn admin(self: &Arc<Self>, done: Responder, f: impl FnOnce(&App) -> Response + Send + 'static) {
+        if self.admin_running.fetch_add(1, Ordering::AcqRel) >= MAX_ADMIN {
+            self.admin_running.fetch_sub(1, Ordering::AcqRel);
+            return done.send(Response::text(
+                503,
+                "too many membership requests under way; retry",
+            ));
+        }
+        let app = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stele-kv-admin".into())
+            .spawn(move || {
+                done.send(f(&app));
+                app.admin_running.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            // The closure (and `done`, answering 500) was dropped.
+            self.admin_running.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    fn get(&self, key: Vec<u8>, stale: bool) -> Response {
-        if !stale {
-            if let Err(e) = self.node.read_index().wait_timeout(self.timeout) {
-                return Response::text(
+    fn get(&self, key: Vec<u8>, stale: bool, done: Responder) {
+        if stale {
+            return done.send(lookup(&self.kv, &key));
+        }
+        let kv = self.kv.clone();
+        // Runs on the node thread once it has applied through the read index.
+        self.node.read_index_then(move |r| {
+            done.send(match r {
+                Ok(_) => lookup(&kv, &key),
+                Err(e) => Response::text(
                     503,
                     format!("linearizable read failed: {e}; retry, or read with ?stale=true"),
-                );
-            }
-        }
-        match self.kv.get(&key) {
-            Some(v) => Response::bytes(200, v),
-            None => Response::text(404, "no such key"),
-        }
+                ),
+            })
+        });
     }
 
-    fn write(&self, cmd: KvCommand) -> Response {
-        match self.node.propose(cmd.encode()).wait_timeout(self.timeout) {
-            Ok(_) => Response::text(204, ""),
-            Err(e) => not_committed("write", &e),
-        }
+    fn write(&self, cmd: KvCommand, done: Responder) {
+        self.node.propose_then(cmd.encode(), move |r| {
+            done.send(match r {
+                Ok(_) => Response::text(204, ""),
+                Err(e) => not_committed("write", &e),
+            })
+        });
     }
 
     fn add_member(&self, id: u64, body: &[u8], learner_only: bool) -> Response {

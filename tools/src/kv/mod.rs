@@ -13,6 +13,7 @@ pub mod api;
 pub mod http;
 pub mod machine;
 pub mod metrics;
+pub mod server;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -182,13 +183,17 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
         storage,
         fsync,
         timeout,
+        admin_running: Default::default(),
     });
-    let handler: http::Handler = Arc::new(move |req| app.handle(req));
-    http::serve(http_listener, handler, args.max_connections, stop);
+    let handler: server::Handler = Arc::new(move |req, done| app.handle(req, done));
+    let opts = server::ServerOptions {
+        max_connections: args.max_connections,
+        request_timeout: timeout,
+    };
+    let served = server::serve(http_listener, handler, opts, stop);
     println!("stele-kv: node {}: stopping", args.id);
     let r = node.shutdown();
-    // Connections still open see the node stopped; give them a moment to answer.
-    std::thread::sleep(Duration::from_millis(100));
+    served.map_err(|e| format!("the HTTP server failed: {e}"))?;
     r.map_err(|e| format!("the node stopped with an error: {e}"))?;
     println!("stele-kv: node {}: stopped", args.id);
     Ok(())
