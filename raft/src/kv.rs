@@ -5,6 +5,9 @@
 //! restores it from the newest snapshot, then re-applies the log after it. Clones share one
 //! map, so the application reads through its clone while the node applies through another.
 //!
+//! Keys and values are reference-counted (`Bytes`), so a snapshot source is a list of
+//! references taken in one pass under the lock, written out later on another thread.
+//!
 //! Besides the map it keeps, and carries in its snapshots, the number of writes applied and a
 //! hash chain over every applied `(index, command)`: two replicas with equal digests applied
 //! the same commands at the same indices (up to crc32 collisions), which is what the cluster
@@ -14,9 +17,10 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use bytes::Bytes;
 use raft::eraftpb::{ConfChangeV2, ConfState};
 
-use crate::state_machine::StateMachine;
+use crate::state_machine::{SnapshotSource, StateMachine};
 
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
@@ -91,7 +95,7 @@ pub struct KvDigest {
 
 #[derive(Debug)]
 struct Inner {
-    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    map: BTreeMap<Bytes, Bytes>,
     digest: KvDigest,
 }
 
@@ -149,7 +153,7 @@ impl MemKv {
 
     /// The value of `key`.
     pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.lock().map.get(key).cloned()
+        self.lock().map.get(key).map(|v| v.to_vec())
     }
 
     /// Number of keys.
@@ -164,7 +168,11 @@ impl MemKv {
 
     /// A copy of the whole map.
     pub fn entries(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
-        self.lock().map.clone()
+        let st = self.lock();
+        st.map
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect()
     }
 
     /// The replay fingerprint.
@@ -183,8 +191,8 @@ impl StateMachine for MemKv {
         st.digest.writes += 1;
         st.digest.chain = chain(st.digest.chain, index, data);
         let prev = match KvCommand::decode(data) {
-            Some(KvCommand::Put { key, value }) => st.map.insert(key, value),
-            Some(KvCommand::Delete { key }) => st.map.remove(&key),
+            Some(KvCommand::Put { key, value }) => st.map.insert(key.into(), value.into()),
+            Some(KvCommand::Delete { key }) => st.map.remove(&key[..]),
             None => return vec![2],
         };
         match prev {
@@ -203,18 +211,19 @@ impl StateMachine for MemKv {
 
     fn snapshot(&mut self, w: &mut dyn Write) -> io::Result<()> {
         let st = self.lock();
-        let d = st.digest;
-        w.write_all(MAGIC)?;
-        for n in [d.applied, d.writes, d.chain, st.map.len() as u64] {
-            w.write_all(&n.to_le_bytes())?;
-        }
-        for (k, v) in &st.map {
-            w.write_all(&(k.len() as u32).to_le_bytes())?;
-            w.write_all(k)?;
-            w.write_all(&(v.len() as u32).to_le_bytes())?;
-            w.write_all(v)?;
-        }
-        Ok(())
+        write_snapshot(w, st.digest, st.map.iter())
+    }
+
+    fn snapshot_source(&mut self) -> Option<SnapshotSource> {
+        let (digest, pairs) = {
+            let st = self.lock();
+            let pairs: Vec<(Bytes, Bytes)> =
+                st.map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            (st.digest, pairs)
+        };
+        Some(Box::new(move |w: &mut dyn Write| {
+            write_snapshot(w, digest, pairs.iter().map(|(k, v)| (k, v)))
+        }))
     }
 
     fn restore(&mut self, index: u64, r: &mut dyn Read) -> io::Result<()> {
@@ -236,7 +245,7 @@ impl StateMachine for MemKv {
         for _ in 0..count {
             let k = read_bytes(&mut r)?;
             let v = read_bytes(&mut r)?;
-            map.insert(k, v);
+            map.insert(Bytes::from(k), Bytes::from(v));
         }
         let mut st = self.lock();
         st.map = map;
@@ -247,6 +256,25 @@ impl StateMachine for MemKv {
         };
         Ok(())
     }
+}
+
+/// Writes the snapshot format of FORMAT.md §7 (header, then the pairs in key order).
+fn write_snapshot<'a>(
+    w: &mut dyn Write,
+    d: KvDigest,
+    pairs: impl ExactSizeIterator<Item = (&'a Bytes, &'a Bytes)>,
+) -> io::Result<()> {
+    w.write_all(MAGIC)?;
+    for n in [d.applied, d.writes, d.chain, pairs.len() as u64] {
+        w.write_all(&n.to_le_bytes())?;
+    }
+    for (k, v) in pairs {
+        w.write_all(&(k.len() as u32).to_le_bytes())?;
+        w.write_all(k)?;
+        w.write_all(&(v.len() as u32).to_le_bytes())?;
+        w.write_all(v)?;
+    }
+    Ok(())
 }
 
 fn read_u64(r: &mut impl Read) -> io::Result<u64> {
@@ -276,6 +304,37 @@ fn read_bytes(r: &mut impl Read) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The background source writes exactly what `snapshot` wrote when it was taken, and
+    /// nothing applied after.
+    #[test]
+    fn a_snapshot_source_is_a_point_in_time_copy() {
+        let mut kv = MemKv::default();
+        let put = |kv: &mut MemKv, i: u64, k: &str, v: &str| {
+            let cmd = KvCommand::Put {
+                key: k.as_bytes().to_vec(),
+                value: v.as_bytes().to_vec(),
+            };
+            kv.apply(i, &cmd.encode());
+        };
+        put(&mut kv, 1, "a", "1");
+        put(&mut kv, 2, "b", "2");
+        let mut direct = Vec::new();
+        kv.snapshot(&mut direct).unwrap();
+        let source = kv.snapshot_source().expect("MemKv offers a source");
+        put(&mut kv, 3, "a", "changed");
+        kv.apply(4, &KvCommand::Delete { key: b"b".to_vec() }.encode());
+        let mut later = Vec::new();
+        source(&mut later).unwrap();
+        assert_eq!(later, direct);
+        let mut r = MemKv::default();
+        r.restore(2, &mut &later[..]).unwrap();
+        assert_eq!(
+            (r.get(b"a"), r.get(b"b")),
+            (Some(b"1".to_vec()), Some(b"2".to_vec()))
+        );
+        assert_eq!(r.digest().writes, 2);
+    }
 
     /// A snapshot whose length fields claim more than it holds is refused (and, since the
     /// buffer only grows with the bytes read, nothing near the claimed 4 GiB is allocated).

@@ -54,6 +54,6 @@ pub use config::NodeConfig;
 pub use error::{Error, Result};
 pub use kv::{KvCommand, KvDigest, MemKv};
 pub use node::{Applied, Node, NodeHandle, Proposal, ReadHandle, Status};
-pub use state_machine::StateMachine;
+pub use state_machine::{SnapshotSource, StateMachine};
 pub use tcp::{PeerBook, TcpConfig, TcpTransport};
 pub use transport::{Inbound, Mailbox, Transport};

@@ -20,7 +20,7 @@ use stele_storage::DiskStorage;
 
 use crate::callback::Callback;
 use crate::config::NodeConfig;
-use crate::driver::{Driver, Persister};
+use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::state_machine::StateMachine;
 use crate::transport::{Inbound, Mailbox, Transport};
@@ -184,6 +184,8 @@ pub(crate) enum Command {
     Inbound(Inbound),
     /// The persister made progress (a wake-up: the driver polls it).
     Persisted,
+    /// The background snapshot ended (a wake-up: the driver polls it).
+    SnapshotWritten,
     Shutdown,
 }
 
@@ -347,20 +349,15 @@ impl Node {
             &config.logger(),
         )?;
         let (tx, rx) = mpsc::channel();
-        let wake = tx.clone();
-        let persister = Persister::start(id, storage.clone(), move || {
-            let _ = wake.send(Command::Persisted);
-        })?;
         transport.start(mailbox(tx.clone()))?;
         let driver = Driver::new(
             config,
             raw,
             state_machine,
             transport,
-            rx,
-            persister,
+            (tx.clone(), rx),
             recovered,
-        );
+        )?;
         let status = Arc::new(StatusCell::new(driver.status()));
         let cell = status.clone();
         let thread = std::thread::Builder::new()

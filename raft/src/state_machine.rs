@@ -10,11 +10,18 @@
 //!   machine starts at 0 and is restored from the newest snapshot;
 //! - [`snapshot`](StateMachine::snapshot) writes the state as of the applied index, and
 //!   [`restore`](StateMachine::restore) replaces the whole state with a snapshot's and sets the
-//!   applied index to the snapshot's; both are streams, never required to fit in memory.
+//!   applied index to the snapshot's; both are streams, never required to fit in memory;
+//! - [`snapshot_source`](StateMachine::snapshot_source), if the machine offers it, is a
+//!   point-in-time copy taken on the node thread and written (in `snapshot`'s format) on
+//!   another thread while entries keep being applied: it must not see any later entry.
 
 use std::io::{self, Read, Write};
 
 use raft::eraftpb::{ConfChangeV2, ConfState};
+
+/// A point-in-time copy of a state machine's state that writes a snapshot (see
+/// [`StateMachine::snapshot_source`]); it runs on a thread of its own.
+pub type SnapshotSource = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
 
 /// The replicated application.
 pub trait StateMachine: Send {
@@ -33,6 +40,14 @@ pub trait StateMachine: Send {
 
     /// Writes the state as of [`applied_index`](Self::applied_index) to `writer`.
     fn snapshot(&mut self, writer: &mut dyn Write) -> io::Result<()>;
+
+    /// A copy of the state as of [`applied_index`](Self::applied_index), cheap to take, that
+    /// writes what [`snapshot`](Self::snapshot) would, later and on another thread, while the
+    /// node goes on applying. `None` (the default): the node calls `snapshot` on its own
+    /// thread and applies nothing until it returns.
+    fn snapshot_source(&mut self) -> Option<SnapshotSource> {
+        None
+    }
 
     /// Replaces the state with the snapshot at `index` read from `reader`; afterwards
     /// [`applied_index`](Self::applied_index) is `index`.

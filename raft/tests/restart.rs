@@ -316,7 +316,10 @@ fn in_memory_machine_restores_from_snapshot() {
     let node = Node::start(cfg.clone(), storage, Box::new(kv.clone()), endpoint).unwrap();
     node.campaign();
     let last = propose_n(&node, 0, 200);
-    let before = node.status();
+    // Snapshots are written in the background: wait (bounded) for the newest to land.
+    let before = node
+        .wait_status(WAIT, |s| s.first_index + 30 > last)
+        .unwrap_or_else(|| node.status());
     assert!(
         before.snapshots_created >= 7,
         "a snapshot every 25 entries: {before:?}"

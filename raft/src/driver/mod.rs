@@ -27,10 +27,10 @@ mod apply;
 mod persist;
 mod snapshot;
 
-pub(crate) use persist::Persister;
+use persist::Persister;
 
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Instant;
 
 use raft::eraftpb::{ConfState, Message, MessageType};
@@ -84,6 +84,10 @@ pub(crate) struct Driver {
     published: Option<Status>,
     /// Makes handed-over Readies durable.
     persister: Persister,
+    /// The snapshot being written in the background, if any.
+    snapshot_job: Option<snapshot::Background>,
+    /// The node's own inbox, for wake-ups from its helper threads.
+    wake: Sender<Command>,
     /// Each in-flight Ready's persisted messages, by Ready number, sent once it is durable.
     held: VecDeque<(u64, Vec<Message>)>,
 }
@@ -94,13 +98,16 @@ impl Driver {
         raw: RawNode<DiskStorage>,
         sm: Box<dyn StateMachine>,
         transport: Box<dyn Transport>,
-        rx: Receiver<Command>,
-        persister: Persister,
+        (wake, rx): (Sender<Command>, Receiver<Command>),
         recovered: Recovered,
-    ) -> Driver {
+    ) -> Result<Driver> {
         let storage = raw.store().clone(); // a handle on raft's own storage
         let snapshot_index = storage.snapshot_metadata().index;
-        Driver {
+        let tx = wake.clone();
+        let persister = Persister::start(cfg.id, storage.clone(), move || {
+            let _ = tx.send(Command::Persisted);
+        })?;
+        Ok(Driver {
             pending: Pending::new(cfg.id),
             cfg,
             raw,
@@ -121,12 +128,30 @@ impl Driver {
             published: None,
             persister,
             held: VecDeque::new(),
-        }
+            snapshot_job: None,
+            wake,
+        })
     }
 
     /// Runs the loop until shutdown or a fatal error, then fails whatever still waits.
     pub fn run(mut self, cell: &StatusCell) -> Result<()> {
-        let result = self.run_loop(cell);
+        let looped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop(cell)));
+        // Readies handed to the persister end first: a sync that failed stops the node with
+        // its storage error even when a shutdown came first. raft panics when the storage
+        // refuses a read, which it does once such a sync has failed on the persister thread
+        // (possibly between two polls): that too is reported as the storage failure.
+        let drained = self.persister.drain();
+        let mut result = match (looped, drained) {
+            (Err(_) | Ok(Ok(())), Err(e)) => Err(e),
+            (Err(_), Ok(_)) => Err(Error::Panicked),
+            (Ok(r), _) => r,
+        };
+        // A snapshot still being written holds the storage: let it end (its outcome matters
+        // only if nothing failed before).
+        let waited = self.wait_snapshot();
+        if result.is_ok() {
+            result = waited;
+        }
         if let Err(e) = &result {
             log::error!("stele-raft node {}: stopping on error: {e}", self.cfg.id);
         }
@@ -146,27 +171,23 @@ impl Driver {
         let mut next_tick = Instant::now() + tick;
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(wait) {
-                Ok(cmd) => {
+            let first = match self.rx.recv_timeout(wait) {
+                Ok(cmd) => Some(cmd),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            // The persister first: after a failed sync the storage refuses raft's reads, so
+            // nothing may be stepped into raft once that has happened.
+            if let Some(n) = self.persister.poll()? {
+                self.persisted(n);
+            }
+            if let Some(cmd) = first {
+                let more = self.rx.try_iter().take(MAX_COMMANDS_PER_READY);
+                for cmd in std::iter::once(cmd).chain(more.collect::<Vec<_>>()) {
                     if !self.handle(cmd) {
                         return Ok(());
                     }
-                    for cmd in self
-                        .rx
-                        .try_iter()
-                        .take(MAX_COMMANDS_PER_READY)
-                        .collect::<Vec<_>>()
-                    {
-                        if !self.handle(cmd) {
-                            return Ok(());
-                        }
-                    }
                 }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            }
-            if let Some(n) = self.persister.poll()? {
-                self.persisted(n);
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -218,7 +239,8 @@ impl Driver {
             }
             Command::Inbound(Inbound::Unreachable(id)) => self.raw.report_unreachable(id),
             Command::Inbound(Inbound::Snapshot(id, status)) => self.raw.report_snapshot(id, status),
-            Command::Persisted => {} // polled once the batch of commands is handled
+            // Wake-ups: the persister and the snapshot are polled after the commands.
+            Command::Persisted | Command::SnapshotWritten => {}
             Command::Shutdown => return false,
         }
         true
@@ -333,6 +355,7 @@ impl Driver {
     /// snapshot, persist, send, apply, `advance`, then the `LightReady`.
     fn on_ready_sync(&mut self, mut rd: Ready) -> Result<()> {
         if !rd.snapshot().is_empty() {
+            self.wait_snapshot()?;
             self.install_snapshot(rd.snapshot())?;
         }
         self.storage.append(rd.entries(), rd.hs(), rd.must_sync())?;

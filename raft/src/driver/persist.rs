@@ -52,7 +52,7 @@ impl Shared {
 }
 
 /// The node thread's end of the persister.
-pub(crate) struct Persister {
+pub(super) struct Persister {
     jobs: Option<Sender<Job>>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,

@@ -7,25 +7,60 @@
 //! membership). After each snapshot the log is compacted to `snapshot index -
 //! compaction_tail`; the storage then purges WAL segments and snapshot files behind it.
 //!
-//! The state machine writes on the node thread while a scoped thread streams the bytes into
-//! the snapshot file, through a bounded channel: the snapshot never has to fit in memory. A
-//! writer that fails or unwinds sends an error down the stream, so a partial snapshot is never
-//! saved as a complete one.
+//! A machine that offers a [`SnapshotSource`](crate::SnapshotSource) is snapshotted in the
+//! background: the source (a point-in-time copy) is taken on the node thread and written by a
+//! thread of its own while the node goes on; the node compacts when it learns the snapshot is
+//! durable. One snapshot at a time; a received snapshot is installed, and the node stops, only
+//! after the one being written has ended. Otherwise the machine writes on the node thread.
+//!
+//! Either way the bytes reach the snapshot file through a bounded channel to a saver thread:
+//! the snapshot never has to fit in memory. A writer that fails or unwinds sends an error down
+//! the stream, so a partial snapshot is never saved as a complete one.
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::thread::JoinHandle;
 
+use raft::eraftpb::{ConfState, SnapshotMetadata};
 use raft::Storage as _;
+use stele_storage::DiskStorage;
 
 use super::Driver;
 use crate::error::{Error, Result};
+use crate::node::Command;
 
 const CHUNK: usize = 256 << 10;
+
+/// A snapshot being written on a thread of its own.
+pub(super) struct Background {
+    index: u64,
+    thread: JoinHandle<Written>,
+}
+
+/// How writing a snapshot ended.
+enum Written {
+    /// The file and its WAL marker are durable.
+    Saved(SnapshotMetadata),
+    /// The state machine could not write (not the storage's fault: try again later).
+    MachineFailed(io::Error),
+    /// The storage failed: the node stops.
+    StorageFailed(Error),
+}
 
 impl Driver {
     /// Takes a snapshot and compacts if the policy says so.
     pub(super) fn maybe_snapshot(&mut self) -> Result<()> {
-        if self.applied <= self.snapshot_index || self.applied < self.snapshot_retry_at {
+        if self
+            .snapshot_job
+            .as_ref()
+            .is_some_and(|b| b.thread.is_finished())
+        {
+            self.wait_snapshot()?;
+        }
+        if self.snapshot_job.is_some()
+            || self.applied <= self.snapshot_index
+            || self.applied < self.snapshot_retry_at
+        {
             return Ok(());
         }
         let interval = self.cfg.snapshot_interval;
@@ -42,30 +77,53 @@ impl Driver {
     fn create_snapshot(&mut self) -> Result<()> {
         let (index, cs) = (self.applied, self.conf_state.clone());
         let storage = self.storage.clone();
-        let sm = &mut self.sm;
-        let (sm_result, stored) = std::thread::scope(|s| {
-            let (tx, rx) = sync_channel(4);
-            let saver =
-                s.spawn(move || storage.create_snapshot(index, &cs, &mut ChunkReader::new(rx)));
-            let mut writer = ChunkWriter::new(tx);
-            let written = sm.snapshot(&mut writer);
-            let sm_result = writer.finish(written);
-            (sm_result, saver.join())
-        });
-        let stored = stored.map_err(|_| Error::Panicked)?;
-        if let Err(e) = sm_result {
-            // The state machine could not write: not the storage's fault; try again later.
-            log::warn!(
-                "stele-raft node {}: state machine snapshot failed: {e}",
-                self.cfg.id
-            );
-            self.snapshot_retry_at = index + self.cfg.snapshot_interval.max(1);
+        let Some(source) = self.sm.snapshot_source() else {
+            let sm = &mut self.sm;
+            let written = write_snapshot(&storage, index, &cs, |w| sm.snapshot(w));
+            return self.snapshot_written(index, written);
+        };
+        let wake = self.wake.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("stele-snap-{}", self.cfg.id))
+            .spawn(move || {
+                let written = write_snapshot(&storage, index, &cs, source);
+                let _ = wake.send(Command::SnapshotWritten);
+                written
+            })?;
+        self.snapshot_job = Some(Background { index, thread });
+        Ok(())
+    }
+
+    /// Waits for the snapshot being written, if any, and takes its outcome.
+    pub(super) fn wait_snapshot(&mut self) -> Result<()> {
+        let Some(job) = self.snapshot_job.take() else {
             return Ok(());
-        }
-        let meta = stored?;
-        self.snapshot_index = meta.index;
+        };
+        let written = job.thread.join().map_err(|_| Error::Panicked)?;
+        self.snapshot_written(job.index, written)
+    }
+
+    /// Takes a snapshot's outcome: on success it is what the node serves, and the log is
+    /// compacted behind it.
+    fn snapshot_written(&mut self, index: u64, written: Written) -> Result<()> {
+        let meta = match written {
+            Written::Saved(meta) => meta,
+            Written::StorageFailed(e) => return Err(e),
+            Written::MachineFailed(e) => {
+                log::warn!(
+                    "stele-raft node {}: state machine snapshot failed: {e}",
+                    self.cfg.id
+                );
+                self.snapshot_retry_at = index + self.cfg.snapshot_interval.max(1);
+                return Ok(());
+            }
+        };
+        self.snapshot_index = self.snapshot_index.max(meta.index);
         self.snapshots_created += 1;
-        let compact_to = meta.index.saturating_sub(self.cfg.compaction_tail);
+        let compact_to = meta
+            .index
+            .min(self.storage.snapshot_metadata().index)
+            .saturating_sub(self.cfg.compaction_tail);
         if compact_to >= self.storage.first_index()? {
             self.storage.compact(compact_to)?;
         }
@@ -76,6 +134,30 @@ impl Driver {
             meta.term
         );
         Ok(())
+    }
+}
+
+/// Streams what `write` produces into a new snapshot file at `index` (a saver thread reads
+/// the stream while `write` runs on this one).
+fn write_snapshot(
+    storage: &DiskStorage,
+    index: u64,
+    cs: &ConfState,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Written {
+    let (sm_result, stored) = std::thread::scope(|s| {
+        let (tx, rx) = sync_channel(4);
+        let saver = s.spawn(move || storage.create_snapshot(index, cs, &mut ChunkReader::new(rx)));
+        let mut writer = ChunkWriter::new(tx);
+        let written = write(&mut writer);
+        let sm_result = writer.finish(written);
+        (sm_result, saver.join())
+    });
+    match (sm_result, stored) {
+        (_, Err(_)) => Written::StorageFailed(Error::Panicked),
+        (Err(e), _) => Written::MachineFailed(e),
+        (Ok(()), Ok(Err(e))) => Written::StorageFailed(e.into()),
+        (Ok(()), Ok(Ok(meta))) => Written::Saved(meta),
     }
 }
 

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use raft::eraftpb::{ConfChangeType, ConfChangeV2, ConfState};
-use stele_raft::{MemKv, PeerBook, StateMachine};
+use stele_raft::{MemKv, PeerBook, SnapshotSource, StateMachine};
 
 const MAGIC: &[u8; 8] = b"STELEKVM";
 /// The longest address a snapshot may carry (a damaged length must not allocate gigabytes).
@@ -79,6 +79,19 @@ impl KvMachine {
         }
         KvMachine { kv, members, peers }
     }
+
+    /// The snapshot's first part: the magic and the member table.
+    fn members_head(&self) -> Vec<u8> {
+        let members = self.members.all();
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&(members.len() as u32).to_le_bytes());
+        for (id, addr) in &members {
+            head.extend_from_slice(&id.to_le_bytes());
+            head.extend_from_slice(&(addr.len() as u32).to_le_bytes());
+            head.extend_from_slice(addr.as_bytes());
+        }
+        head
+    }
 }
 
 fn is_member(cs: &ConfState, id: u64) -> bool {
@@ -122,16 +135,17 @@ impl StateMachine for KvMachine {
     }
 
     fn snapshot(&mut self, w: &mut dyn Write) -> io::Result<()> {
-        let members = self.members.all();
-        let mut head = MAGIC.to_vec();
-        head.extend_from_slice(&(members.len() as u32).to_le_bytes());
-        for (id, addr) in &members {
-            head.extend_from_slice(&id.to_le_bytes());
-            head.extend_from_slice(&(addr.len() as u32).to_le_bytes());
-            head.extend_from_slice(addr.as_bytes());
-        }
-        w.write_all(&head)?;
+        w.write_all(&self.members_head())?;
         self.kv.snapshot(w)
+    }
+
+    fn snapshot_source(&mut self) -> Option<SnapshotSource> {
+        let head = self.members_head();
+        let kv = self.kv.snapshot_source()?;
+        Some(Box::new(move |w: &mut dyn Write| {
+            w.write_all(&head)?;
+            kv(w)
+        }))
     }
 
     fn restore(&mut self, index: u64, r: &mut dyn Read) -> io::Result<()> {
