@@ -8,8 +8,13 @@
 //!
 //! The cluster: three nodes in this process (`stele_tools::kv::run_until`, the code the
 //! binary runs), each with its own data directory, raft over TCP and HTTP on 127.0.0.1; client
-//! `i` keeps one keep-alive connection to node `i % 3` and `PUT`s unique keys with 1 KiB
-//! values; a write counts when answered 204 (committed on a quorum and applied). The storage:
+//! `i` keeps one keep-alive connection to node `i % 3` and `PUT`s 1 KiB values, cycling
+//! through 1000 keys of its own (64,000 keys, a 64 MiB state: the state machine and its
+//! snapshots stay the same size from round to round; `STELE_BENCH_KEYS=0` writes a new key
+//! every time instead); a write counts when answered 204 (committed on a quorum and applied). The 64
+//! clients run on one thread (module `loadgen`, an event loop keeping one request outstanding
+//! per connection); `STELE_BENCH_CLIENTS=threads` runs them as 64 blocking threads instead,
+//! whose wake-ups then compete with the nodes for the cores. The storage:
 //! each thread takes the next raft index under a mutex, `append`s a one-entry batch unsynced,
 //! releases the mutex and calls `sync` (group commit), as the Ready loop's syncs would.
 
@@ -23,8 +28,30 @@ use raft::eraftpb::Entry;
 use stele_storage::{DiskStorage, StorageOptions};
 use stele_tools::kv::{run_until, Args};
 
+mod loadgen;
+
 const CLIENTS: usize = 64;
 const VALUE: usize = 1024;
+
+/// Keys each client cycles through (`STELE_BENCH_KEYS`, default 1000; 0: a new key for every
+/// write, so the state, and every snapshot of it, grows for as long as the benchmark runs).
+fn keys_per_client() -> u64 {
+    static KEYS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *KEYS.get_or_init(|| {
+        std::env::var("STELE_BENCH_KEYS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1000)
+    })
+}
+
+/// The key of client `i`'s `n`-th write in round `round`.
+fn key(round: usize, i: usize, n: u64) -> String {
+    match keys_per_client() {
+        0 => format!("r{round}-c{i}-{n}"),
+        k => format!("c{i}-{}", n % k),
+    }
+}
 
 fn free_ports(n: usize) -> Vec<u16> {
     let ls: Vec<TcpListener> = (0..n)
@@ -92,6 +119,13 @@ fn status_leader(port: u16) -> u64 {
 }
 
 fn cluster_round(ports: &[u16], secs: f64, round: usize) -> f64 {
+    if std::env::var("STELE_BENCH_CLIENTS").as_deref() != Ok("threads") {
+        let (ok, failed, el) = loadgen::run(ports, CLIENTS, &[b'v'; VALUE], secs, round);
+        if failed > 0 {
+            eprintln!("  cluster round {round}: {failed} writes not acknowledged");
+        }
+        return ok as f64 / el;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
@@ -106,7 +140,7 @@ fn cluster_round(ports: &[u16], secs: f64, round: usize) -> f64 {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
-                    match put(&mut conn, port, &format!("r{round}-c{i}-{n}"), &value) {
+                    match put(&mut conn, port, &key(round, i, n), &value) {
                         Some(204) => done.fetch_add(1, Ordering::Relaxed),
                         _ => failed.fetch_add(1, Ordering::Relaxed),
                     };
