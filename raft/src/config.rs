@@ -45,6 +45,11 @@ pub struct NodeConfig {
     pub proposal_timeout: Duration,
     /// raft's logger (default: discard everything).
     pub logger: Option<slog::Logger>,
+    /// Pipelined Readies (contract §4, default true): fsyncs run on a persister thread, one
+    /// covering every Ready appended meanwhile, while the node thread goes on. False: every
+    /// Ready is persisted (synced when `must_sync()`) on the node thread before the next one
+    /// (contract §3.2).
+    pub pipelined: bool,
 }
 
 impl NodeConfig {
@@ -65,6 +70,7 @@ impl NodeConfig {
             compaction_tail: 5_000,
             proposal_timeout: Duration::from_secs(10),
             logger: None,
+            pipelined: true,
         }
     }
 

@@ -49,8 +49,18 @@ fn from2(sent: &[SentMessage], ty: MessageType) -> Vec<&SentMessage> {
 
 #[test]
 fn no_acknowledgement_escapes_before_its_batch_is_durable() {
-    let mut c = Cluster::new(11, &[1, 2, 3], |id| {
+    check_ordering(true);
+}
+
+#[test]
+fn no_acknowledgement_escapes_before_its_batch_is_durable_unpipelined() {
+    check_ordering(false);
+}
+
+fn check_ordering(pipelined: bool) {
+    let mut c = Cluster::new(11, &[1, 2, 3], move |id| {
         let mut cfg = fast_config(id, &[1, 2, 3]);
+        cfg.pipelined = pipelined;
         // Elections only when the test asks for them.
         cfg.election_tick = 100;
         cfg.pre_vote = false;

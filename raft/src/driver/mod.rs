@@ -14,7 +14,8 @@
 //!    stored; an empty `EntryConfChangeV2` leaves a joint configuration); `advance_apply`.
 //!
 //! Two kinds of Ready are handled synchronously instead (contract §3.2, `advance`, with its
-//! `LightReady`), only when no earlier Ready is still in flight:
+//! `LightReady`), only when no earlier Ready is still in flight (with
+//! `NodeConfig::pipelined` false, every Ready is, and nothing is ever in flight):
 //! - one carrying a received snapshot: the persister is drained first, then the snapshot is
 //!   installed (state machine first, then the log reset), durably, before anything after it;
 //! - one that needs no fsync (nothing written but a commit index) while nothing is in flight:
@@ -328,7 +329,8 @@ impl Driver {
         }
         let msgs = rd.take_messages();
         self.send(msgs);
-        if !self.persister.in_flight() && (!rd.snapshot().is_empty() || !rd.must_sync()) {
+        let sync_now = !rd.snapshot().is_empty() || !rd.must_sync() || !self.cfg.pipelined;
+        if sync_now && !self.persister.in_flight() {
             return self.on_ready_sync(rd);
         }
         debug_assert!(
