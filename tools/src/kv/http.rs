@@ -143,17 +143,16 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Parses the request at the start of `buf`: a malformed or oversized one is an error answer
 /// (the connection is then closed).
 pub fn parse(buf: &[u8]) -> Result<Parsed, Response> {
+    // A head of at most MAX_HEAD bytes ends within the first MAX_HEAD + 4 (its terminator
+    // included): not found there, the head is too large, however the bytes were split.
     let Some(head_end) = find(&buf[..buf.len().min(MAX_HEAD + 4)], b"\r\n\r\n") else {
-        if buf.len() > MAX_HEAD {
+        if buf.len() >= MAX_HEAD + 4 {
             return Err(Response::text(431, "request head too large"));
         }
         return Ok(Parsed::Partial {
             expect_continue: false,
         });
     };
-    if head_end > MAX_HEAD {
-        return Err(Response::text(431, "request head too large"));
-    }
     let bad = |m: &str| Response::text(400, m);
     let head =
         std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("request head is not UTF-8"))?;

@@ -16,7 +16,7 @@
 //! - a connection closed after an answer first stops writing, then discards what the client
 //!   still sends (at most [`LINGER`]), so the client reads the answer rather than a reset;
 //! - on stop: no new connections or requests; requests under way get up to [`STOP_GRACE`] to
-//!   be answered, then the loop returns.
+//!   be answered (then 503, outcome unknown), then the loop returns.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -310,6 +310,7 @@ impl Server {
                 self.begin_stop(now);
             }
             if stop_by.is_some_and(|t| self.conns.is_empty() || now >= t) {
+                self.answer_unanswered(now);
                 return Ok(());
             }
         }
@@ -360,6 +361,9 @@ impl Server {
                 continue; // answered by the loop already (timeout)
             }
             c.busy = None;
+            if !c.input.is_empty() {
+                c.partial_since = Some(now); // the next request's time starts now
+            }
             // A client that closed its side after sending still gets every answer it asked
             // for (pipelined requests included); the connection closes when none are left.
             let keep = c.keep && !self.ctx.stopping;
@@ -437,6 +441,21 @@ impl Server {
         }
         for id in touched {
             self.drive(id, now);
+        }
+    }
+
+    /// The loop is returning: requests still without an answer get 503 (best effort: one
+    /// write attempt each).
+    fn answer_unanswered(&mut self, now: Instant) {
+        for c in self.conns.values_mut() {
+            if c.busy.take().is_some() {
+                let r = Response::text(
+                    503,
+                    "the node is stopping; the outcome of this request is unknown",
+                );
+                c.answer(&r, false);
+                c.flush(now);
+            }
         }
     }
 
