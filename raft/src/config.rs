@@ -35,7 +35,9 @@ pub struct NodeConfig {
     /// Append messages in flight per follower (default 256).
     pub max_inflight_msgs: usize,
     /// Take a state-machine snapshot every this many applied entries (default 10 000; 0: only
-    /// when a follower needs one).
+    /// when a follower needs one). Snapshots written in the background (a machine with a
+    /// `snapshot_source`) run one at a time: one still being written when the next is due
+    /// delays it, so the next covers more entries.
     pub snapshot_interval: u64,
     /// After a snapshot, compact the log up to `snapshot index - compaction_tail`, keeping that
     /// many entries so that a briefly lagging follower catches up from the log (default 5 000).

@@ -14,9 +14,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{fast_config, put, Cluster, WAIT};
+use common::{fast_config, put, wait_until, Cluster, Release, WAIT};
 use raft::eraftpb::MessageType;
 use raft::StateRole;
 use stele_raft::mem_net::SentMessage;
@@ -24,21 +22,7 @@ use stele_wal::fs::sim::{CrashMode, SimFs};
 
 /// Waits until `fs` has a sync held.
 fn wait_held(fs: &SimFs, what: &str) {
-    let deadline = Instant::now() + WAIT;
-    while fs.held_syncs() == 0 {
-        assert!(Instant::now() < deadline, "{what}: no sync was held");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Releases held syncs when dropped, so a failing assertion does not leave node 2 parked in a
-/// sync forever (its shutdown, during the unwind, would wait for it).
-struct Release(SimFs);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        self.0.hold_syncs(false);
-    }
+    wait_until(&format!("{what}: a sync held"), || fs.held_syncs() > 0);
 }
 
 fn from2(sent: &[SentMessage], ty: MessageType) -> Vec<&SentMessage> {

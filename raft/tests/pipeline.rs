@@ -8,31 +8,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{fast_config, put, sim_options, WAIT};
+use common::{fast_config, put, sim_options, wait_until, Release};
 use stele_raft::mem_net::MemNetwork;
 use stele_raft::{MemKv, Node};
 use stele_storage::DiskStorage;
 use stele_wal::fs::sim::SimFs;
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// Releases held syncs when dropped, so a failing assertion does not leave the node parked in
-/// a sync forever (its shutdown, during the unwind, would wait for it).
-struct Release(SimFs);
-
-impl Drop for Release {
-    fn drop(&mut self) {
-        self.0.hold_syncs(false);
-    }
-}
 
 #[test]
 fn one_fsync_covers_the_readies_appended_while_another_was_in_flight() {

@@ -241,3 +241,22 @@ impl Cluster {
         index
     }
 }
+
+/// Waits (bounded by [`WAIT`]) until `done` holds.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Releases held syncs when dropped, so a failing assertion does not leave a node parked in a
+/// sync forever (its shutdown, during the unwind, would wait for it).
+pub struct Release(pub SimFs);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.0.hold_syncs(false);
+    }
+}

@@ -148,18 +148,12 @@ fn cluster_round(ports: &[u16], secs: f64, round: usize) -> f64 {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, Ordering::Relaxed);
-    let n = done.load(Ordering::Relaxed);
-    let el = t0.elapsed().as_secs_f64();
-    for t in threads {
-        let _ = t.join();
-    }
+    let rate = run_for(secs, t0, &stop, &done, threads);
     let f = failed.load(Ordering::Relaxed);
     if f > 0 {
         eprintln!("  cluster round {round}: {f} writes not acknowledged");
     }
-    n as f64 / el
+    rate
 }
 
 fn storage_round(storage: &DiskStorage, next: &Arc<Mutex<u64>>, secs: f64) -> f64 {
@@ -190,6 +184,18 @@ fn storage_round(storage: &DiskStorage, next: &Arc<Mutex<u64>>, secs: f64) -> f6
             })
         })
         .collect();
+    run_for(secs, t0, &stop, &done, threads)
+}
+
+/// Lets `threads` (started at `t0`) run for `secs`, stops them, and returns what they counted
+/// in `done` per second until the stop.
+fn run_for(
+    secs: f64,
+    t0: Instant,
+    stop: &AtomicBool,
+    done: &AtomicU64,
+    threads: Vec<std::thread::JoinHandle<()>>,
+) -> f64 {
     std::thread::sleep(Duration::from_secs_f64(secs));
     stop.store(true, Ordering::Relaxed);
     let n = done.load(Ordering::Relaxed);
