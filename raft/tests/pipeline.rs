@@ -1,6 +1,7 @@
 //! The pipelined Ready loop: while one fsync is under way the node keeps taking proposals and
 //! appending them (readable, not durable), nothing it appended meanwhile is applied or
-//! acknowledged, and one later fsync makes all of them durable.
+//! acknowledged, and one later fsync makes all of them durable. And proposals taken from the
+//! inbox together are replicated together.
 //!
 //! The disk holds every fsync (`SimFs::hold_syncs`), so the states are deterministic: a node
 //! that synced on its own thread would be parked inside the first sync and append nothing
@@ -8,9 +9,11 @@
 
 mod common;
 
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{fast_config, put, sim_options, wait_until, Release};
+use common::{fast_config, put, sim_options, wait_until, Cluster, Release};
+use raft::eraftpb::MessageType;
 use stele_raft::mem_net::MemNetwork;
 use stele_raft::{MemKv, Node};
 use stele_storage::DiskStorage;
@@ -76,4 +79,58 @@ fn one_fsync_covers_the_readies_appended_while_another_was_in_flight() {
         "the held sync plus at most two for the nine Readies queued behind it, not ten: {syncs}"
     );
     node.shutdown().unwrap();
+}
+
+/// Proposals waiting in the inbox together are stepped into raft as one message: the leader
+/// replicates 200 of them in a handful of `MsgAppend`s per follower, not one each (what
+/// stepping them one by one did: raft broadcasts after every step).
+#[test]
+fn proposals_taken_together_travel_together() {
+    let mut c = Cluster::new(5, &[1, 2, 3], |id| {
+        let mut cfg = fast_config(id, &[1, 2, 3]);
+        cfg.election_tick = 100; // elections only when the test asks
+        cfg.snapshot_interval = 0;
+        cfg
+    });
+    c.start_all();
+    c.handle(1).campaign();
+    assert_eq!(c.wait_leader("election"), 1);
+    c.sync_all("warm-up", "warm-up");
+
+    // Park node 1's thread inside an apply callback, so that the next proposals all wait in
+    // its inbox (a callback must not block; this one does, on purpose, until released).
+    let gate = Arc::new((Mutex::new((false, false)), Condvar::new())); // (parked, open)
+    let g = gate.clone();
+    c.handle(1).propose_then(put("park", "1"), move |_| {
+        let (lock, cond) = &*g;
+        let mut st = lock.lock().unwrap();
+        st.0 = true;
+        cond.notify_all();
+        while !st.1 {
+            st = cond.wait(st).unwrap();
+        }
+    });
+    wait_until("node 1 parked in the callback", || gate.0.lock().unwrap().0);
+    let proposals: Vec<_> = (0..200)
+        .map(|i| c.handle(1).propose(put(&format!("b{i}"), "v")))
+        .collect();
+    c.net.record(true);
+    {
+        let (lock, cond) = &*gate;
+        lock.lock().unwrap().1 = true;
+        cond.notify_all();
+    }
+    for p in &proposals {
+        p.wait().expect("applied");
+    }
+    let appends = c
+        .net
+        .take_sent()
+        .iter()
+        .filter(|m| m.from == 1 && m.to == 2 && m.msg_type == MessageType::MsgAppend)
+        .count();
+    assert!(
+        appends <= 20,
+        "200 proposals taken together went to node 2 in {appends} appends"
+    );
 }

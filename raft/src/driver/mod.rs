@@ -26,6 +26,7 @@
 
 mod apply;
 mod persist;
+mod propose;
 mod snapshot;
 
 use persist::Persister;
@@ -35,13 +36,13 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Instant;
 
 use raft::eraftpb::{ConfState, Message, MessageType};
-use raft::{RawNode, Ready, SnapshotStatus, StateRole};
+use raft::{RawNode, Ready, SnapshotStatus};
 use stele_storage::DiskStorage;
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
 use crate::node::{Command, Status, StatusCell};
-use crate::pending::{Pending, Reply};
+use crate::pending::Pending;
 use crate::restart::Recovered;
 use crate::state_machine::StateMachine;
 use crate::transport::{Inbound, Transport};
@@ -50,12 +51,6 @@ use crate::transport::{Inbound, Transport};
 const MAX_COMMANDS_PER_READY: usize = 1024;
 /// Readies handled back to back before the channel is looked at again.
 const MAX_READIES_PER_ROUND: usize = 64;
-
-/// What a proposal asks raft to append.
-enum Payload {
-    Data(Vec<u8>),
-    Conf(raft::eraftpb::ConfChangeV2),
-}
 
 /// The state of the node thread.
 pub(crate) struct Driver {
@@ -89,6 +84,8 @@ pub(crate) struct Driver {
     snapshot_job: Option<snapshot::Background>,
     /// The node's own inbox, for wake-ups from its helper threads.
     wake: Sender<Command>,
+    /// Proposals taken from the inbox, stepped into raft together (one message).
+    proposals: Vec<propose::Queued>,
     /// Each in-flight Ready's persisted messages, by Ready number, sent once it is durable.
     held: VecDeque<(u64, Vec<Message>)>,
 }
@@ -131,6 +128,7 @@ impl Driver {
             held: VecDeque::new(),
             snapshot_job: None,
             wake,
+            proposals: Vec::new(),
         })
     }
 
@@ -189,6 +187,7 @@ impl Driver {
                         return Ok(());
                     }
                 }
+                self.flush_proposals();
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -208,11 +207,10 @@ impl Driver {
     /// Handles one command; false on shutdown.
     fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::Propose { data, reply } => {
-                self.propose(Payload::Data(data), Reply::Data(reply))
-            }
+            Command::Propose { data, reply } => self.proposals.push((data, reply)),
             Command::ConfChange { change, reply } => {
-                self.propose(Payload::Conf(change), Reply::Conf(reply))
+                self.flush_proposals();
+                self.propose_conf_change(change, reply)
             }
             Command::ReadIndex { reply } => {
                 let ctx = self
@@ -220,8 +218,12 @@ impl Driver {
                     .add_read(reply, Instant::now() + self.cfg.proposal_timeout);
                 self.raw.read_index(ctx);
             }
-            Command::TransferLeader(id) => self.raw.transfer_leader(id),
+            Command::TransferLeader(id) => {
+                self.flush_proposals();
+                self.raw.transfer_leader(id)
+            }
             Command::Campaign => {
+                self.flush_proposals();
                 if let Err(e) = self.raw.campaign() {
                     log::debug!("stele-raft node {}: campaign: {e}", self.cfg.id);
                 }
@@ -245,39 +247,6 @@ impl Driver {
             Command::Shutdown => return false,
         }
         true
-    }
-
-    fn propose(&mut self, payload: Payload, reply: Reply) {
-        let (seq, ctx) = self.pending.next_context();
-        let leader = self.raw.raft.state == StateRole::Leader;
-        let before = self.raw.raft.raft_log.last_index();
-        let conf = matches!(payload, Payload::Conf(_));
-        let res = match payload {
-            Payload::Data(data) => self.raw.propose(ctx, data),
-            Payload::Conf(cc) => self.raw.propose_conf_change(ctx, cc),
-        };
-        if let Err(e) = res {
-            let why = match e {
-                raft::Error::ProposalDropped if self.raw.raft.leader_id == 0 => "no leader".into(),
-                e => e.to_string(),
-            };
-            return reply.fail(Error::Dropped(why));
-        }
-        let last = self.raw.raft.raft_log.last_index();
-        let slot = (leader && last > before).then_some(last);
-        if conf && slot.is_some() {
-            // raft appends a refused change as an empty normal entry (context cleared).
-            let kept = self.raw.raft.raft_log.unstable.entries.last();
-            if kept.is_some_and(|e| e.get_entry_type() == raft::eraftpb::EntryType::EntryNormal) {
-                return reply.fail(Error::ConfChangeRejected(
-                    "another membership change is pending, or a joint configuration must be \
-                     left first"
-                        .into(),
-                ));
-            }
-        }
-        let deadline = Instant::now() + self.cfg.proposal_timeout;
-        self.pending.add_proposal(seq, reply, slot, deadline);
     }
 
     fn on_tick(&mut self, now: Instant) {
