@@ -21,6 +21,9 @@
 //! - one that needs no fsync (nothing written but a commit index) while nothing is in flight:
 //!   no reason to wait for the persister.
 //!
+//! Before the Readies, the data proposals taken from the inbox in one go are stepped into raft
+//! as one message (module `propose`), so they are appended and replicated together.
+//!
 //! Then reads whose index is applied are answered, and the snapshot policy runs. Any storage
 //! error stops the node (the WAL is poisoned after a failed write or sync; nothing is retried).
 
