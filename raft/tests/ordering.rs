@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{fast_config, put, wait_until, Cluster, Release, WAIT};
+use common::{put, three_led_by_1, wait_until, Release, WAIT};
 use raft::eraftpb::MessageType;
 use raft::StateRole;
 use stele_raft::mem_net::SentMessage;
@@ -42,20 +42,11 @@ fn no_acknowledgement_escapes_before_its_batch_is_durable_unpipelined() {
 }
 
 fn check_ordering(pipelined: bool) {
-    let mut c = Cluster::new(11, &[1, 2, 3], move |id| {
-        let mut cfg = fast_config(id, &[1, 2, 3]);
+    let mut c = three_led_by_1(11, move |cfg| {
         cfg.pipelined = pipelined;
-        // Elections only when the test asks for them.
-        cfg.election_tick = 100;
         cfg.pre_vote = false;
         cfg.check_quorum = false;
-        cfg.snapshot_interval = 0;
-        cfg
     });
-    c.start_all();
-    c.handle(1).campaign();
-    assert_eq!(c.wait_leader("first election"), 1);
-    c.sync_all("warm-up", "warm-up");
     let fs2 = c.tn(2).fs.clone();
     let _release = Release(fs2.clone());
 

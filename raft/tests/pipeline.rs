@@ -12,7 +12,7 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{fast_config, put, sim_options, wait_until, Cluster, Release};
+use common::{fast_config, put, sim_options, three_led_by_1, wait_until, Release};
 use raft::eraftpb::MessageType;
 use stele_raft::mem_net::MemNetwork;
 use stele_raft::{MemKv, Node};
@@ -86,16 +86,7 @@ fn one_fsync_covers_the_readies_appended_while_another_was_in_flight() {
 /// stepping them one by one did: raft broadcasts after every step).
 #[test]
 fn proposals_taken_together_travel_together() {
-    let mut c = Cluster::new(5, &[1, 2, 3], |id| {
-        let mut cfg = fast_config(id, &[1, 2, 3]);
-        cfg.election_tick = 100; // elections only when the test asks
-        cfg.snapshot_interval = 0;
-        cfg
-    });
-    c.start_all();
-    c.handle(1).campaign();
-    assert_eq!(c.wait_leader("election"), 1);
-    c.sync_all("warm-up", "warm-up");
+    let c = three_led_by_1(5, |_| {});
 
     // Park node 1's thread inside an apply callback, so that the next proposals all wait in
     // its inbox (a callback must not block; this one does, on purpose, until released).

@@ -260,3 +260,20 @@ impl Drop for Release {
         self.0.hold_syncs(false);
     }
 }
+
+/// Three nodes whose elections happen only when asked (no snapshots; `tweak` adjusts each
+/// configuration), started, with node 1 elected and a first write applied everywhere.
+pub fn three_led_by_1(seed: u64, tweak: impl Fn(&mut NodeConfig) + Send + 'static) -> Cluster {
+    let mut c = Cluster::new(seed, &[1, 2, 3], move |id| {
+        let mut cfg = fast_config(id, &[1, 2, 3]);
+        cfg.election_tick = 100;
+        cfg.snapshot_interval = 0;
+        tweak(&mut cfg);
+        cfg
+    });
+    c.start_all();
+    c.handle(1).campaign();
+    assert_eq!(c.wait_leader("the first election"), 1);
+    c.sync_all("warm-up", "warm-up");
+    c
+}
