@@ -50,6 +50,10 @@ pub enum Error {
     /// The caller broke an API rule (appending with a gap, compacting past a snapshot...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The caller's code writing a snapshot's data failed (not the storage: nothing was saved,
+    /// and the storage is as before).
+    #[error("the snapshot data could not be produced: {0}")]
+    SnapshotData(#[source] std::io::Error),
 }
 
 /// `Result` with [`Error`].

@@ -6,7 +6,7 @@
 //! released, so raft's reads never wait for an fsync. Crash order of each protocol is in
 //! `docs/DURABILITY.md` §10.
 
-use std::io::Read;
+use std::io::{Read, Write};
 
 use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
@@ -169,6 +169,45 @@ impl DiskStorage {
         cs: &ConfState,
         data: &mut dyn Read,
     ) -> Result<SnapshotMetadata> {
+        let meta = self.new_snapshot_metadata(index, cs)?;
+        self.core
+            .snaps
+            .save_from(&stele_snap::metadata_from_raft(&meta), data)?;
+        self.publish_snapshot(meta)
+    }
+
+    /// [`create_snapshot`](Self::create_snapshot) with the data written by `write` straight
+    /// into the file (no reader in between). An error `write` returns of its own is
+    /// [`Error::SnapshotData`]; one from the file is [`Error::Snap`]; either way nothing is
+    /// saved (the temporary file is removed).
+    pub fn create_snapshot_with(
+        &self,
+        index: u64,
+        cs: &ConfState,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<SnapshotMetadata> {
+        let meta = self.new_snapshot_metadata(index, cs)?;
+        let mut file = self
+            .core
+            .snaps
+            .writer(stele_snap::metadata_from_raft(&meta))?;
+        let mut sink = FileSink {
+            file: &mut file,
+            failed: None,
+        };
+        if let Err(e) = write(&mut sink) {
+            return Err(match sink.failed.take() {
+                Some(file_error) => Error::Snap(file_error),
+                None => Error::SnapshotData(e),
+            });
+        }
+        file.finish()?;
+        self.publish_snapshot(meta)
+    }
+
+    /// The metadata of a new snapshot at `index`: its term, and `cs`. Refused below the served
+    /// snapshot and above the commit index.
+    fn new_snapshot_metadata(&self, index: u64, cs: &ConfState) -> Result<SnapshotMetadata> {
         let term = self.term_impl(index).map_err(|e| match e {
             Error::Compacted { .. } | Error::Unavailable { .. } => Error::InvalidArgument(format!(
                 "cannot snapshot at {index}: its term is not in the log"
@@ -192,21 +231,23 @@ impl DiskStorage {
         meta.set_index(index);
         meta.set_term(term);
         meta.set_conf_state(cs.clone());
-        self.core
-            .snaps
-            .save_from(&stele_snap::metadata_from_raft(&meta), data)?;
+        Ok(meta)
+    }
+
+    /// A saved snapshot file becomes usable: its WAL marker, synced.
+    fn publish_snapshot(&self, meta: SnapshotMetadata) -> Result<SnapshotMetadata> {
         let mut batch = Batch::new();
         batch.add_snapshot_marker(marker_of(&meta));
         {
             let mut st = self.write_state();
             self.core.wal.append(batch, false)?;
-            if index >= st.snapshot.index {
+            if meta.index >= st.snapshot.index {
                 st.snapshot = meta.clone();
             }
         }
         // The marker must be durable before the log is compacted behind this snapshot.
         self.sync()?;
-        self.clear_wanted(index);
+        self.clear_wanted(meta.index);
         Ok(meta)
     }
 
@@ -249,5 +290,29 @@ impl DiskStorage {
             std::sync::atomic::Ordering::Acquire,
             |w| (w != 0 && w <= index).then_some(0),
         );
+    }
+}
+
+/// The snapshot file as the caller's writer sees it; remembers a failure of the file itself, to
+/// tell it from a failure of the caller.
+struct FileSink<'a> {
+    file: &'a mut stele_snap::SnapshotWriter,
+    failed: Option<stele_snap::Error>,
+}
+
+impl Write for FileSink<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        match self.file.write_data(data) {
+            Ok(()) => Ok(data.len()),
+            Err(e) => {
+                let err = std::io::Error::other(e.to_string());
+                self.failed.get_or_insert(e);
+                Err(err)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -118,3 +118,46 @@ fn a_log_that_starts_after_its_snapshot_is_refused_on_open() {
     assert!(matches!(err, Error::RestartInvariant { .. }), "{err}");
     assert!(err.to_string().contains("starts at 6"), "{err}");
 }
+
+/// `create_snapshot_with`: the data written straight into the file is what is served; a
+/// failure of the caller's writer is `SnapshotData` and one of the file is `Snap`, and either
+/// way nothing is saved or served and no file is left behind.
+#[test]
+fn create_snapshot_with_tells_the_writers_failure_from_the_files() {
+    let (fs, s) = compacted_at_5();
+    let snap_files = || {
+        use stele_wal::fs::FileSystem as _;
+        let mut names = fs.list(std::path::Path::new("/s/snap")).unwrap();
+        names.retain(|n| n.contains(".snap"));
+        names.sort();
+        names
+    };
+    let before = snap_files();
+
+    let err = s
+        .create_snapshot_with(8, &ConfState::default(), |w| {
+            w.write_all(b"half of it")?;
+            Err(std::io::Error::other("the machine could not write"))
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::SnapshotData(_)), "{err}");
+    assert_eq!(s.snapshot_metadata().index, 5, "nothing served");
+    assert_eq!(snap_files(), before, "no file saved or left behind");
+
+    fs.fail(Op::Write, 0, Fault::Eio);
+    let big = vec![7u8; 4 << 20]; // past the file's write buffer: the write reaches the disk
+    let err = s
+        .create_snapshot_with(8, &ConfState::default(), |w| w.write_all(&big))
+        .unwrap_err();
+    assert!(matches!(err, Error::Snap(_)), "{err}");
+    assert_eq!(s.snapshot_metadata().index, 5, "nothing served");
+    assert_eq!(snap_files(), before, "no file saved or left behind");
+
+    let meta = s
+        .create_snapshot_with(8, &ConfState::default(), |w| w.write_all(b"eight"))
+        .unwrap();
+    assert_eq!(meta.index, 8);
+    let served = s.snapshot(8, 2).unwrap();
+    assert_eq!(served.get_metadata().index, 8);
+    assert_eq!(served.get_data(), b"eight");
+}

@@ -354,9 +354,8 @@ impl Driver {
     fn persisted(&mut self, number: u64) {
         self.raw.on_persist_ready(number);
         while self.held.front().is_some_and(|(n, _)| *n <= number) {
-            if let Some((_, msgs)) = self.held.pop_front() {
-                self.send(msgs);
-            }
+            let (_, msgs) = self.held.pop_front().expect("the front was just seen");
+            self.send(msgs);
         }
     }
 

@@ -13,12 +13,11 @@
 //! durable. One snapshot at a time; a received snapshot is installed, and the node stops, only
 //! after the one being written has ended. Otherwise the machine writes on the node thread.
 //!
-//! Either way the bytes reach the snapshot file through a bounded channel to a saver thread:
-//! the snapshot never has to fit in memory. A writer that fails or unwinds sends an error down
-//! the stream, so a partial snapshot is never saved as a complete one.
+//! Either way the machine writes straight into the snapshot file (buffered, streamed: the
+//! snapshot never has to fit in memory). A writer that fails or unwinds leaves no snapshot: the
+//! file is completed only after the machine returned `Ok`.
 
-use std::io::{self, Read, Write};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::io::{self, Write};
 use std::thread::JoinHandle;
 
 use raft::eraftpb::{ConfState, SnapshotMetadata};
@@ -28,8 +27,6 @@ use stele_storage::DiskStorage;
 use super::Driver;
 use crate::error::{Error, Result};
 use crate::node::Command;
-
-const CHUNK: usize = 256 << 10;
 
 /// A snapshot being written on a thread of its own.
 pub(super) struct Background {
@@ -137,134 +134,16 @@ impl Driver {
     }
 }
 
-/// Streams what `write` produces into a new snapshot file at `index` (a saver thread reads
-/// the stream while `write` runs on this one).
+/// Writes what `write` produces straight into a new snapshot file at `index`.
 fn write_snapshot(
     storage: &DiskStorage,
     index: u64,
     cs: &ConfState,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Written {
-    let (sm_result, stored) = std::thread::scope(|s| {
-        let (tx, rx) = sync_channel(4);
-        let saver = s.spawn(move || storage.create_snapshot(index, cs, &mut ChunkReader::new(rx)));
-        let mut writer = ChunkWriter::new(tx);
-        let written = write(&mut writer);
-        let sm_result = writer.finish(written);
-        (sm_result, saver.join())
-    });
-    match (sm_result, stored) {
-        (_, Err(_)) => Written::StorageFailed(Error::Panicked),
-        (Err(e), _) => Written::MachineFailed(e),
-        (Ok(()), Ok(Err(e))) => Written::StorageFailed(e.into()),
-        (Ok(()), Ok(Ok(meta))) => Written::Saved(meta),
-    }
-}
-
-/// The writing end of the snapshot stream.
-struct ChunkWriter {
-    tx: Option<SyncSender<io::Result<Vec<u8>>>>,
-    buf: Vec<u8>,
-}
-
-impl ChunkWriter {
-    fn new(tx: SyncSender<io::Result<Vec<u8>>>) -> ChunkWriter {
-        ChunkWriter {
-            tx: Some(tx),
-            buf: Vec::with_capacity(CHUNK),
-        }
-    }
-
-    fn push(&mut self, chunk: io::Result<Vec<u8>>) -> io::Result<()> {
-        let tx = self
-            .tx
-            .as_ref()
-            .ok_or_else(|| io::Error::other("snapshot stream closed"))?;
-        tx.send(chunk).map_err(|_| {
-            io::Error::new(io::ErrorKind::BrokenPipe, "the snapshot file was abandoned")
-        })
-    }
-
-    /// Ends the stream: cleanly if the state machine succeeded, with an error otherwise.
-    fn finish(mut self, written: io::Result<()>) -> io::Result<()> {
-        let result = match written {
-            Ok(()) => {
-                let rest = std::mem::take(&mut self.buf);
-                if rest.is_empty() {
-                    Ok(())
-                } else {
-                    self.push(Ok(rest))
-                }
-            }
-            Err(e) => {
-                let _ = self.push(Err(io::Error::new(e.kind(), e.to_string())));
-                Err(e)
-            }
-        };
-        if result.is_ok() {
-            self.tx = None; // a clean end of stream
-        }
-        result
-    }
-}
-
-impl Write for ChunkWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-            self.push(Ok(full))?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for ChunkWriter {
-    fn drop(&mut self) {
-        // Not finished cleanly (an error or a panic in the state machine): the reader must not
-        // take the end of the stream for the end of the snapshot.
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Err(io::Error::other("the snapshot writer stopped early")));
-        }
-    }
-}
-
-/// The reading end of the snapshot stream.
-struct ChunkReader {
-    rx: Receiver<io::Result<Vec<u8>>>,
-    cur: Vec<u8>,
-    pos: usize,
-}
-
-impl ChunkReader {
-    fn new(rx: Receiver<io::Result<Vec<u8>>>) -> ChunkReader {
-        ChunkReader {
-            rx,
-            cur: Vec::new(),
-            pos: 0,
-        }
-    }
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.cur.len() {
-            match self.rx.recv() {
-                Ok(Ok(chunk)) => {
-                    self.cur = chunk;
-                    self.pos = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0), // the writer finished cleanly
-            }
-        }
-        let n = out.len().min(self.cur.len() - self.pos);
-        out[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+    match storage.create_snapshot_with(index, cs, write) {
+        Ok(meta) => Written::Saved(meta),
+        Err(stele_storage::Error::SnapshotData(e)) => Written::MachineFailed(e),
+        Err(e) => Written::StorageFailed(e.into()),
     }
 }
