@@ -28,7 +28,9 @@ use std::time::Duration;
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput,
 };
-use stele_snap::{ConfState, SnapOptions, SnapshotMetadata, Snapshotter};
+use stele_snap::{
+    snapshot_marker, ConfState, SnapOptions, SnapshotId, SnapshotMarker, Snapshotter,
+};
 
 #[path = "support/disk.rs"]
 mod disk;
@@ -51,8 +53,8 @@ fn chunk_source() -> Vec<u8> {
         .collect()
 }
 
-fn meta() -> SnapshotMetadata {
-    SnapshotMetadata::new(
+fn meta() -> SnapshotMarker {
+    snapshot_marker(
         1000,
         3,
         ConfState {
@@ -150,8 +152,8 @@ fn bench(c: &mut Criterion) {
     g.bench_function("stele_zero_copy", |b| b.iter(|| load_zero_copy(&snaps)));
     g.finish();
 
-    let stele_file = snaps.path_of(meta().id());
-    let nomap_file = snaps_nomap.path_of(meta().id());
+    let stele_file = snaps.path_of(SnapshotId::of(&meta()));
+    let nomap_file = snaps_nomap.path_of(SnapshotId::of(&meta()));
     if !(drop_cache(&raw) && drop_cache(&stele_file) && drop_cache(&nomap_file)) {
         eprintln!("load_cold skipped: cannot drop files from the page cache here");
         return;

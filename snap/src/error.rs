@@ -4,6 +4,10 @@
 //! one exists, the byte offset of the bad field. A damaged file is never loaded; the load
 //! functions rename it `.broken` and move on. I/O errors are never mistaken for damage: a read
 //! that fails is reported as [`Error::Io`] and leaves the file where it is.
+//!
+//! `Display` states this error's own facts only; the cause (the operating system's error) is
+//! its [`source`](std::error::Error::source), so walking the chain prints each fact once.
+//! [`Error::io`] is the one way this crate builds an I/O error.
 
 use std::io;
 use std::path::PathBuf;
@@ -72,8 +76,8 @@ pub enum Error {
         /// The offending name.
         name: String,
     },
-    /// A file-system call failed.
-    #[error("{op} {path}: {source}")]
+    /// A file-system call failed; the operating system's error is the source.
+    #[error("{op} {path}")]
     Io {
         /// The call that failed.
         op: &'static str,
@@ -82,6 +86,20 @@ pub enum Error {
         /// The operating system's error.
         #[source]
         source: io::Error,
+    },
+    /// The caller asked for something larger than a limit: metadata over
+    /// [`MAX_METADATA_LEN`](crate::format::MAX_METADATA_LEN) bytes, or data larger than this
+    /// machine's address space read into one buffer.
+    #[error("{path}: {what} of {len} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The snapshot file.
+        path: PathBuf,
+        /// What is too large.
+        what: &'static str,
+        /// Its length.
+        len: u64,
+        /// The limit.
+        limit: u64,
     },
     /// Another handle, in this process or another, has the snapshot directory open.
     #[error("{path} is locked by another open snapshot directory")]
@@ -95,6 +113,7 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An I/O error of call `op` on `path`: the one way this crate builds one.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io {
             op,
@@ -115,16 +134,8 @@ impl Error {
         )
     }
 
-    /// True if the error is a full disk (ENOSPC).
+    /// True if the error is a full disk (`ENOSPC`: [`io::ErrorKind::StorageFull`]).
     pub fn is_no_space(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.raw_os_error() == Some(28))
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
     }
-}
-
-/// A closure that wraps an `io::Error` with the call and path, for `map_err`.
-pub(crate) fn io_err<'a>(
-    op: &'static str,
-    path: &'a std::path::Path,
-) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |e| Error::io(op, path, e)
 }

@@ -17,15 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use stele_wal::fs::FileHandle;
+use stele_wal::SnapshotMarker;
 
-use crate::error::{io_err, Result};
+use crate::error::{Error, Result};
 use crate::format::{encode_data_len, Layout};
-use crate::meta::SnapshotMetadata;
 use crate::name::SnapshotId;
 
 struct Inner {
     path: PathBuf,
-    meta: SnapshotMetadata,
+    meta: SnapshotMarker,
     file: Arc<dyn FileHandle>,
     map: Option<memmap2::Mmap>,
     layout: Layout,
@@ -42,7 +42,7 @@ pub struct SnapshotFile {
 impl SnapshotFile {
     pub(crate) fn new(
         path: PathBuf,
-        meta: SnapshotMetadata,
+        meta: SnapshotMarker,
         file: Arc<dyn FileHandle>,
         map: Option<memmap2::Mmap>,
         layout: Layout,
@@ -62,11 +62,11 @@ impl SnapshotFile {
 
     /// The snapshot's index and term.
     pub fn id(&self) -> SnapshotId {
-        self.inner.meta.id()
+        SnapshotId::of(&self.inner.meta)
     }
 
     /// The snapshot's metadata (index, term, configuration).
-    pub fn metadata(&self) -> &SnapshotMetadata {
+    pub fn metadata(&self) -> &SnapshotMarker {
         &self.inner.meta
     }
 
@@ -100,14 +100,16 @@ impl SnapshotFile {
     /// The whole data in one `Vec`: allocates [`data_len`](Self::data_len) bytes, so only for
     /// snapshots known to be small. Checks the checksum again while reading.
     pub fn read_to_vec(&self) -> Result<Vec<u8>> {
-        let len = usize::try_from(self.data_len()).map_err(|_| {
-            let e = io::Error::new(io::ErrorKind::OutOfMemory, "snapshot larger than memory");
-            io_err("read", self.path())(e)
+        let len = usize::try_from(self.data_len()).map_err(|_| Error::TooLarge {
+            path: self.path().to_path_buf(),
+            what: "snapshot data read into memory",
+            len: self.data_len(),
+            limit: usize::MAX as u64,
         })?;
         let mut out = vec![0u8; len];
         self.reader()
             .read_exact(&mut out)
-            .map_err(io_err("read", self.path()))?;
+            .map_err(|e| Error::io("read", self.path(), e))?;
         Ok(out)
     }
 

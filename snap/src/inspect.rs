@@ -12,10 +12,10 @@ use std::io;
 use std::path::Path;
 
 use stele_wal::fs::{FileSystem, StdFs};
+use stele_wal::SnapshotMarker;
 
 use crate::error::{Error, Result};
 use crate::format::HEADER_LEN;
-use crate::meta::SnapshotMetadata;
 use crate::name::{is_temp_name, SnapshotId, BROKEN_SUFFIX, LOCK_NAME, SNAP_SUFFIX};
 use crate::verify::{decode_metadata, open_verified};
 
@@ -81,7 +81,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<DirEntry>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     /// The metadata inside (its index and term equal the name's).
-    pub metadata: SnapshotMetadata,
+    pub metadata: SnapshotMarker,
     /// The length of the state machine's data.
     pub data_len: u64,
     /// The length of the file.
@@ -162,14 +162,14 @@ fn check_frame(fs: &dyn FileSystem, path: &Path, id: SnapshotId) -> Result<Check
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SnapOptions, Snapshotter};
+    use crate::{snapshot_marker, SnapOptions, Snapshotter};
     use stele_wal::ConfState;
 
     #[test]
     fn checks_read_only_and_name_the_offset() {
         let dir = tempfile::tempdir().unwrap();
         let snaps = Snapshotter::open(dir.path(), SnapOptions::default()).unwrap();
-        let meta = SnapshotMetadata::new(42, 7, ConfState::default());
+        let meta = snapshot_marker(42, 7, ConfState::default());
         let id = snaps.save_bytes(&meta, b"some state machine data").unwrap();
         drop(snaps);
         std::fs::write(dir.path().join("other.txt"), b"x").unwrap();

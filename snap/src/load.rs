@@ -10,11 +10,13 @@
 
 use std::path::PathBuf;
 
-use crate::error::{io_err, Error, Result};
+use stele_wal::SnapshotMarker;
+
+use crate::error::{Error, Result};
 use crate::file::SnapshotFile;
 use crate::name::{SnapshotId, BROKEN_SUFFIX};
 use crate::snapshotter::Snapshotter;
-use crate::verify::open_verified;
+use crate::verify::{decode_metadata, open_verified, read_frame};
 
 impl Snapshotter {
     /// Loads snapshot `id` after verifying it. A damaged file is quarantined (see the module
@@ -28,6 +30,15 @@ impl Snapshotter {
             }
             other => other,
         }
+    }
+
+    /// The metadata of snapshot `id`, after checking the file's header, trailer and metadata
+    /// (the lengths add up, the metadata decodes and matches the name) but not its data: cheap
+    /// whatever the data size. Nothing is quarantined; a damaged frame is returned as damage.
+    pub fn metadata_of(&self, id: SnapshotId) -> Result<SnapshotMarker> {
+        let path = self.path_of(id);
+        let frame = read_frame(self.shared.fs(), &path)?;
+        decode_metadata(&path, &frame.meta_bytes, id)
     }
 
     /// Loads the newest valid snapshot; [`Error::NoSnapshot`] if there is none.
@@ -74,7 +85,7 @@ impl Snapshotter {
         self.shared
             .fs()
             .rename(&from, &to)
-            .map_err(io_err("rename", &from))?;
+            .map_err(|e| Error::io("rename", &from, e))?;
         self.shared.sync_dir()?;
         log::warn!(
             "stele-snap: {damage}; renamed to {} and skipped",
@@ -87,7 +98,11 @@ impl Snapshotter {
     /// evidence of an earlier failure.
     fn free_broken_name(&self, id: SnapshotId) -> Result<String> {
         let dir = self.dir();
-        let names = self.shared.fs().list(dir).map_err(io_err("list", dir))?;
+        let names = self
+            .shared
+            .fs()
+            .list(dir)
+            .map_err(|e| Error::io("list", dir, e))?;
         let base = format!("{}{BROKEN_SUFFIX}", id.file_name());
         let mut candidate = base.clone();
         let mut n = 0u64;

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use stele_wal::SnapshotMarker;
+
 use crate::error::{Error, Result};
 
 /// Suffix of a snapshot file.
@@ -32,6 +34,11 @@ impl SnapshotId {
     /// A snapshot identity.
     pub fn new(index: u64, term: u64) -> Self {
         SnapshotId { index, term }
+    }
+
+    /// The identity of the snapshot `meta` describes (and so its file name).
+    pub fn of(meta: &SnapshotMarker) -> Self {
+        SnapshotId::new(meta.index, meta.term)
     }
 
     /// The file name: `{term:016x}-{index:016x}.snap`.

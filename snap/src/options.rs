@@ -1,9 +1,10 @@
 //! Options of a snapshot directory.
+//!
+//! Invariant: after [`Snapshotter::open`](crate::Snapshotter::open), `write_buffer` is at least
+//! 1 (a zero is raised to 1, as it always was).
 
 use stele_wal::fs::{DynFs, StdFs};
 
-/// How many snapshots [`Snapshotter::purge`](crate::Snapshotter::purge) keeps by default.
-pub const DEFAULT_KEEP: usize = 5;
 /// The default size of a writer's buffer (1 MiB).
 pub const DEFAULT_WRITE_BUFFER: usize = 1 << 20;
 
@@ -12,8 +13,6 @@ pub const DEFAULT_WRITE_BUFFER: usize = 1 << 20;
 pub struct SnapOptions {
     /// The file system every file access goes through (default: the real one).
     pub fs: DynFs,
-    /// How many snapshots [`purge`](crate::Snapshotter::purge) keeps, at least 1 (default 5).
-    pub keep: usize,
     /// Writes smaller than this are gathered into one buffer of this size before they reach the
     /// file; larger writes go straight through (default 1 MiB). At least 1.
     pub write_buffer: usize,
@@ -26,7 +25,6 @@ impl Default for SnapOptions {
     fn default() -> Self {
         SnapOptions {
             fs: StdFs::shared(),
-            keep: DEFAULT_KEEP,
             write_buffer: DEFAULT_WRITE_BUFFER,
             use_mmap: true,
         }

@@ -16,11 +16,11 @@ use std::path::Path;
 
 use prost::Message;
 use stele_wal::fs::{FileHandle, FileSystem};
+use stele_wal::SnapshotMarker;
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{Error, Result};
 use crate::file::SnapshotFile;
 use crate::format::{parse_header, parse_trailer, Layout, HEADER_LEN, MIN_FILE_LEN, TRAILER_LEN};
-use crate::meta::SnapshotMetadata;
 use crate::name::SnapshotId;
 
 /// The size of the buffer checksums are streamed through when there is no memory map.
@@ -39,8 +39,10 @@ pub(crate) struct Frame {
 /// Opens `path` read-only and reads and checks its header, trailer and metadata bytes (not the
 /// data, and not the checksum).
 pub(crate) fn read_frame(fs: &dyn FileSystem, path: &Path) -> Result<Frame> {
-    let file = fs.open(path, false).map_err(io_err("open", path))?;
-    let file_len = file.len().map_err(io_err("len", path))?;
+    let file = fs
+        .open(path, false)
+        .map_err(|e| Error::io("open", path, e))?;
+    let file_len = file.len().map_err(|e| Error::io("len", path, e))?;
     if file_len < MIN_FILE_LEN {
         return Err(Error::Truncated {
             path: path.to_path_buf(),
@@ -82,7 +84,7 @@ pub(crate) fn open_verified(
         meta_bytes,
     } = read_frame(fs, path)?;
     let map = if use_mmap {
-        file.map().map_err(io_err("mmap", path))?
+        file.map().map_err(|e| Error::io("mmap", path, e))?
     } else {
         None
     };
@@ -125,7 +127,8 @@ fn data_range(layout: &Layout) -> std::ops::Range<usize> {
 }
 
 fn read_at(file: &dyn FileHandle, path: &Path, buf: &mut [u8], offset: u64) -> Result<()> {
-    file.read_at(buf, offset).map_err(io_err("read", path))
+    file.read_at(buf, offset)
+        .map_err(|e| Error::io("read", path, e))
 }
 
 /// Streams the data region into `hasher` through one bounded buffer.
@@ -147,17 +150,13 @@ fn hash_file(
     Ok(())
 }
 
-pub(crate) fn decode_metadata(
-    path: &Path,
-    bytes: &[u8],
-    id: SnapshotId,
-) -> Result<SnapshotMetadata> {
-    let meta = SnapshotMetadata::decode(bytes).map_err(|_| Error::Malformed {
+pub(crate) fn decode_metadata(path: &Path, bytes: &[u8], id: SnapshotId) -> Result<SnapshotMarker> {
+    let meta = SnapshotMarker::decode(bytes).map_err(|_| Error::Malformed {
         path: path.to_path_buf(),
         offset: HEADER_LEN,
         reason: "metadata does not decode",
     })?;
-    if meta.id() != id {
+    if SnapshotId::of(&meta) != id {
         return Err(Error::NameMismatch {
             path: path.to_path_buf(),
             name_index: id.index,

@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use prost::Message;
 use stele_wal::fs::FileHandle;
+use stele_wal::SnapshotMarker;
 
-use crate::error::{io_err, Error, Result};
+use crate::error::{Error, Result};
 use crate::format::{encode_data_len, encode_header, encode_trailer_tail, MAX_METADATA_LEN};
-use crate::meta::SnapshotMetadata;
 use crate::name::SnapshotId;
-use crate::snapshotter::Shared;
+use crate::shared::Shared;
 
 /// Where a writer is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,22 +56,25 @@ pub struct SnapshotWriter {
 }
 
 impl SnapshotWriter {
-    pub(crate) fn create(shared: Arc<Shared>, meta: SnapshotMetadata) -> Result<Self> {
-        let id = meta.id();
+    pub(crate) fn create(shared: Arc<Shared>, meta: SnapshotMarker) -> Result<Self> {
+        let id = SnapshotId::of(&meta);
         let meta_bytes = meta.encode_to_vec();
         let meta_len = u32::try_from(meta_bytes.len())
             .ok()
             .filter(|&l| l <= MAX_METADATA_LEN);
         let Some(meta_len) = meta_len else {
-            let e = io::Error::new(io::ErrorKind::InvalidInput, "metadata exceeds 64 MiB");
-            return Err(Error::io(
-                "encode metadata",
-                shared.dir.join(id.file_name()),
-                e,
-            ));
+            return Err(Error::TooLarge {
+                path: shared.dir.join(id.file_name()),
+                what: "snapshot metadata",
+                len: meta_bytes.len() as u64,
+                limit: u64::from(MAX_METADATA_LEN),
+            });
         };
         let temp = shared.dir.join(id.temp_name(shared.next_temp()));
-        let file = shared.fs().create(&temp).map_err(io_err("create", &temp))?;
+        let file = shared
+            .fs()
+            .create(&temp)
+            .map_err(|e| Error::io("create", &temp, e))?;
         let buf = Vec::with_capacity(shared.opts.write_buffer);
         let mut w = SnapshotWriter {
             shared,
@@ -133,12 +136,14 @@ impl SnapshotWriter {
         self.put(&encode_trailer_tail(crc))
             .map_err(|e| self.error("write", e))?;
         self.flush_buf().map_err(|e| self.error("write", e))?;
-        self.file.sync_all().map_err(io_err("sync", &self.temp))?;
+        self.file
+            .sync_all()
+            .map_err(|e| Error::io("sync", &self.temp, e))?;
         let target = self.shared.dir.join(self.id.file_name());
         self.shared
             .fs()
             .rename(&self.temp, &target)
-            .map_err(io_err("rename", &self.temp))?;
+            .map_err(|e| Error::io("rename", &self.temp, e))?;
         self.stage = Stage::Renamed;
         self.shared.sync_dir()?;
         log::info!(
@@ -156,7 +161,7 @@ impl SnapshotWriter {
         self.shared
             .fs()
             .remove(&self.temp)
-            .map_err(io_err("remove", &self.temp))
+            .map_err(|e| Error::io("remove", &self.temp, e))
     }
 
     fn error(&self, op: &'static str, e: io::Error) -> Error {

@@ -7,6 +7,9 @@
 //! ```text
 //! STELE_REGEN_GOLDEN=1 cargo test -p stele-snap --test golden -- golden_file_bytes_are_pinned
 //! ```
+//!
+//! Regeneration writes the file and then fails the test on purpose, so a run with the variable
+//! set can never pass as a comparison; a run without it only compares and never writes.
 
 mod common;
 
@@ -14,7 +17,7 @@ use std::path::PathBuf;
 
 use common::*;
 use stele_snap::format::{FORMAT_VERSION, HEADER_LEN, MAGIC, TRAILER_MAGIC};
-use stele_snap::{ConfState, SnapshotId, SnapshotMetadata};
+use stele_snap::{snapshot_marker, ConfState, SnapshotId, SnapshotMarker};
 use stele_wal::fs::sim::SimFs;
 
 const GOLDEN_ID: SnapshotId = SnapshotId {
@@ -29,7 +32,7 @@ fn golden_path() -> PathBuf {
         .join(GOLDEN_ID.file_name())
 }
 
-fn golden_meta() -> SnapshotMetadata {
+fn golden_meta() -> SnapshotMarker {
     let conf = ConfState {
         voters: vec![1, 2, 3],
         learners: vec![4],
@@ -37,7 +40,7 @@ fn golden_meta() -> SnapshotMetadata {
         learners_next: vec![],
         auto_leave: false,
     };
-    SnapshotMetadata::new(GOLDEN_ID.index, GOLDEN_ID.term, conf)
+    snapshot_marker(GOLDEN_ID.index, GOLDEN_ID.term, conf)
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn golden_file_bytes_are_pinned() {
 
     if std::env::var_os("STELE_REGEN_GOLDEN").is_some_and(|v| v == "1") {
         std::fs::write(golden_path(), &written).unwrap();
-        eprintln!("regenerated {}", golden_path().display());
+        panic!(
+            "regenerated {}: review the diff, then run again without STELE_REGEN_GOLDEN",
+            golden_path().display()
+        );
     }
     let golden = std::fs::read(golden_path())
         .expect("golden file missing: run with STELE_REGEN_GOLDEN=1 to create it");

@@ -14,7 +14,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use stele_snap::{ConfState, SnapOptions, SnapshotMetadata, Snapshotter};
+use stele_snap::{
+    snapshot_marker, ConfState, SnapOptions, SnapshotId, SnapshotMarker, Snapshotter,
+};
 
 struct Counting;
 
@@ -123,8 +125,8 @@ fn chunk(base: &[u8], i: usize, out: &mut [u8]) {
     out[MIB - 8..].copy_from_slice(&(!(i as u64)).to_le_bytes());
 }
 
-fn meta() -> SnapshotMetadata {
-    SnapshotMetadata::new(
+fn meta() -> SnapshotMarker {
+    snapshot_marker(
         1 << 40,
         9,
         ConfState {
@@ -157,7 +159,7 @@ fn a_256_mib_snapshot_streams_with_bounded_memory() {
         chunk(&base, i, &mut buf);
         w.write_all(&buf).unwrap();
     }
-    assert_eq!(w.finish().unwrap(), meta().id());
+    assert_eq!(w.finish().unwrap(), SnapshotId::of(&meta()));
     phase.end(true);
     drop(snaps);
 

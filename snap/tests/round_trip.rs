@@ -8,13 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::*;
-use stele_snap::{Error, SnapOptions, SnapshotId, SnapshotMetadata, Snapshotter};
+use stele_snap::{Error, SnapOptions, SnapshotId, SnapshotMarker, Snapshotter};
 use stele_wal::fs::sim::SimFs;
 use stele_wal::fs::{FileSystem, StdFs};
 
-fn round_trip(snaps: &Snapshotter, meta: &SnapshotMetadata, data: &[u8]) {
+fn round_trip(snaps: &Snapshotter, meta: &SnapshotMarker, data: &[u8]) {
     let id = snaps.save_bytes(meta, data).unwrap();
-    assert_eq!(id, meta.id());
+    assert_eq!(id, SnapshotId::of(meta));
     let snap = snaps.load(id).unwrap();
     assert_eq!(snap.metadata(), meta);
     assert_eq!(snap.data_len(), data.len() as u64);
@@ -29,7 +29,7 @@ fn round_trip(snaps: &Snapshotter, meta: &SnapshotMetadata, data: &[u8]) {
 }
 
 fn all_sizes(snaps: &Snapshotter) {
-    round_trip(snaps, &SnapshotMetadata::default(), b"");
+    round_trip(snaps, &SnapshotMarker::default(), b"");
     round_trip(snaps, &meta(5, 1), b"");
     round_trip(snaps, &meta(6, 1), b"x");
     round_trip(snaps, &meta(7, 2), &data_for(7, 1000));

@@ -11,7 +11,7 @@ use raft::eraftpb::Entry;
 
 /// Recent entries, with their protobuf sizes.
 #[derive(Debug, Default)]
-pub struct EntryCache {
+pub(crate) struct EntryCache {
     entries: VecDeque<(Entry, u64)>,
     bytes: u64,
     limit: u64,

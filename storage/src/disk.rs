@@ -7,7 +7,8 @@
 //!   `first_index() - 1` is the WAL's last reset or compaction point, and `term(first_index() - 1)`
 //!   is answered from it;
 //! - the snapshot that can be served is the newest snapshot file the WAL has a marker for; the log
-//!   is never compacted beyond it;
+//!   is never compacted beyond it; on open, the log and the snapshot files are checked to agree
+//!   (`recover.rs`, with the rules of `agreement.rs`);
 //! - the cache and the in-memory HardState/ConfState change only together with the WAL, under
 //!   the state lock, so raft's reads see one consistent log.
 
@@ -22,8 +23,9 @@ use stele_wal::Wal;
 
 use crate::cache::EntryCache;
 use crate::convert::{conf_state_from_wal, hard_state_from_wal};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::options::StorageOptions;
+use crate::recover::served_snapshot;
 
 /// What the storage keeps in memory besides the WAL's own index.
 #[derive(Debug)]
@@ -41,14 +43,16 @@ pub(crate) struct Core {
     pub wal: Wal,
     pub snaps: Snapshotter,
     pub state: RwLock<State>,
-    pub report: RecoveryReport,
+    pub report: OpenReport,
+    /// How many snapshot files to keep (at least 1).
+    pub keep_snapshots: usize,
     /// The highest index raft asked a snapshot for that could not be served yet (0: none).
     pub snapshot_wanted: AtomicU64,
 }
 
 /// What [`DiskStorage::open`] recovered.
 #[derive(Debug, Clone, Default)]
-pub struct RecoveryReport {
+pub struct OpenReport {
     /// Index and term of the snapshot loaded (0, 0: none).
     pub snapshot: (u64, u64),
     /// First and last index of the log.
@@ -71,10 +75,15 @@ pub struct DiskStorage {
 }
 
 impl DiskStorage {
-    /// Opens (creating if needed) the storage in `dir`: loads the newest snapshot the WAL agrees
-    /// with, replays the WAL, and checks raft's restart invariants
-    /// (`first_index - 1 <= commit <= last_index`), reporting a violation as
-    /// [`Error::RestartInvariant`] instead of letting raft panic later.
+    /// Opens (creating if needed) the storage in `dir`: replays the WAL, loads the newest
+    /// snapshot the WAL has a marker for, and checks that the log and the snapshot files agree
+    /// (raft's restart invariant `first_index - 1 <= commit <= last_index`, the log covered by
+    /// the snapshot, each marked snapshot's ConfState and term; see [`check_agreement`]),
+    /// reporting a violation as [`Error::Disagreement`] naming the file instead of letting raft
+    /// panic later.
+    ///
+    /// [`check_agreement`]: crate::check_agreement
+    /// [`Error::Disagreement`]: crate::Error::Disagreement
     pub fn open(dir: impl AsRef<Path>, opts: StorageOptions) -> Result<DiskStorage> {
         let t0 = Instant::now();
         let dir = dir.as_ref().to_path_buf();
@@ -91,10 +100,9 @@ impl DiskStorage {
             .as_ref()
             .map(conf_state_from_wal)
             .unwrap_or_default();
-        let snapshot = newest_agreed_snapshot(&snaps, &log_state)?;
+        let snapshot = served_snapshot(&dir.join("wal"), &wal, &snaps, &log_state)?;
         let (first, last) = (wal.first_index()?, wal.last_index()?);
-        check_restart(&dir, &hard_state, &snapshot, first, last)?;
-        let report = RecoveryReport {
+        let report = OpenReport {
             snapshot: (snapshot.index, snapshot.term),
             entries: (first, last),
             hard_state: (hard_state.term, hard_state.vote, hard_state.commit),
@@ -120,6 +128,7 @@ impl DiskStorage {
             snaps,
             state: RwLock::new(state),
             report,
+            keep_snapshots: opts.keep_snapshots.max(1),
             snapshot_wanted: AtomicU64::new(0),
         };
         Ok(DiskStorage {
@@ -128,7 +137,7 @@ impl DiskStorage {
     }
 
     /// What opening recovered.
-    pub fn recovery(&self) -> &RecoveryReport {
+    pub fn recovery(&self) -> &OpenReport {
         &self.core.report
     }
 
@@ -175,52 +184,4 @@ impl DiskStorage {
     pub(crate) fn write_state(&self) -> RwLockWriteGuard<'_, State> {
         self.core.state.write().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-/// The newest snapshot file the WAL has a marker for, or empty metadata.
-fn newest_agreed_snapshot(
-    snaps: &Snapshotter,
-    st: &stele_wal::LogState,
-) -> Result<SnapshotMetadata> {
-    let agreed = |id: stele_snap::SnapshotId| {
-        st.markers
-            .iter()
-            .any(|m| m.index == id.index && m.term == id.term)
-    };
-    match snaps.load_newest_where(agreed) {
-        Ok(file) => Ok(stele_snap::metadata_to_raft(file.metadata())),
-        Err(stele_snap::Error::NoSnapshot { .. }) => Ok(SnapshotMetadata::default()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// raft's restart invariants (`raft-rs-contract.md` §1.6), checked before raft sees the state.
-fn check_restart(
-    dir: &Path,
-    hs: &HardState,
-    snap: &SnapshotMetadata,
-    first: u64,
-    last: u64,
-) -> Result<()> {
-    let broken = |reason: String| {
-        Err(Error::RestartInvariant {
-            dir: dir.to_path_buf(),
-            reason,
-        })
-    };
-    if first > 1 && snap.index + 1 < first {
-        return broken(format!(
-            "the log starts at {first} but the newest usable snapshot is at {}: entries up to {} are gone",
-            snap.index,
-            first - 1
-        ));
-    }
-    if *hs != HardState::default() && (hs.commit + 1 < first || hs.commit > last) {
-        return broken(format!(
-            "hs.commit {} is out of range [{}, {last}]",
-            hs.commit,
-            first - 1
-        ));
-    }
-    Ok(())
 }

@@ -1,19 +1,23 @@
 //! The one error type of stele-storage, and how it maps onto `raft::StorageError`.
-
-use std::path::PathBuf;
+//!
+//! `Display` states each error's own facts only, never its source's: the WAL's and the
+//! snapshot files' errors are passed through transparently (their own `Display` and source),
+//! the others name their cause as [`source`](std::error::Error::source), so walking the chain
+//! prints each fact once. stele-storage builds no I/O error of its own.
 
 /// Every error stele-storage returns.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The write-ahead log failed (I/O, corruption, poisoned after a failed sync, locked).
-    #[error("wal: {0}")]
+    #[error(transparent)]
     Wal(#[from] stele_wal::Error),
     /// The snapshot files failed (I/O, corruption, locked).
-    #[error("snapshot: {0}")]
+    #[error(transparent)]
     Snap(#[from] stele_snap::Error),
-    /// Entries or metadata did not encode or decode as protobuf.
-    #[error("protobuf: {0}")]
+    /// Entries or metadata did not encode or decode as protobuf; the codec's error is the
+    /// source.
+    #[error("an entry or snapshot metadata did not encode or decode as protobuf")]
     Codec(#[from] protobuf::ProtobufError),
     /// The requested index is below the first index (compacted or covered by a snapshot).
     #[error("index {index} is compacted (first index {first})")]
@@ -39,20 +43,17 @@ pub enum Error {
         /// The newest snapshot index (0: none).
         newest: u64,
     },
-    /// The state on disk breaks raft's restart invariants; `RawNode::new` would panic on it.
-    #[error("{dir}: restart invariant broken: {reason}")]
-    RestartInvariant {
-        /// The storage directory.
-        dir: PathBuf,
-        /// Which invariant, with the values found.
-        reason: String,
-    },
+    /// The log and the snapshot files on disk disagree (raft's restart invariants broken, a
+    /// snapshot's ConfState or term differs from the log's...): `RawNode::new` would panic on
+    /// it, or raft would run on a configuration it never agreed to. Names the file.
+    #[error(transparent)]
+    Disagreement(crate::agreement::Disagreement),
     /// The caller broke an API rule (appending with a gap, compacting past a snapshot...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// The caller's code writing a snapshot's data failed (not the storage: nothing was saved,
     /// and the storage is as before).
-    #[error("the snapshot data could not be produced: {0}")]
+    #[error("the snapshot data could not be produced")]
     SnapshotData(#[source] std::io::Error),
 }
 

@@ -16,9 +16,11 @@
 //! with at least one entry, no short reads, `Compacted`/`Unavailable`/
 //! `SnapshotTemporarilyUnavailable` where raft expects them); entries readable as soon as
 //! `append` returns and durable after `sync`; memory bounded by the entry cache (default 64 MiB)
-//! plus the WAL's index; restart invariants checked on open.
+//! plus the WAL's index; restart invariants checked on open, with the same rules
+//! ([`check_agreement`]) that `wal-dump --verify` applies to a directory.
 #![deny(missing_docs)]
 
+mod agreement;
 mod cache;
 mod convert;
 mod disk;
@@ -26,10 +28,10 @@ mod error;
 mod options;
 mod purge;
 mod raft_storage;
+mod recover;
 mod write;
 
-pub use cache::EntryCache;
-pub use convert::{conf_state_from_wal, conf_state_to_wal, hard_state_from_wal, hard_state_to_wal};
-pub use disk::{DiskStorage, RecoveryReport};
+pub use agreement::{check_agreement, Agreement, Disagreement, Finding, LogFacts, SnapshotFacts};
+pub use disk::{DiskStorage, OpenReport};
 pub use error::{Error, Result};
-pub use options::StorageOptions;
+pub use options::{StorageOptions, DEFAULT_KEEP_SNAPSHOTS};

@@ -3,6 +3,9 @@
 use stele_snap::SnapOptions;
 use stele_wal::WalOptions;
 
+/// How many snapshot files are kept by default (the served one included).
+pub const DEFAULT_KEEP_SNAPSHOTS: usize = 5;
+
 /// Options of [`DiskStorage::open`](crate::DiskStorage::open).
 #[derive(Debug, Clone)]
 pub struct StorageOptions {
@@ -11,8 +14,11 @@ pub struct StorageOptions {
     pub cache_bytes: usize,
     /// Options of the WAL in `<dir>/wal`.
     pub wal: WalOptions,
-    /// Options of the snapshot files in `<dir>/snap` (how many to keep, file system).
+    /// Options of the snapshot files in `<dir>/snap` (file system, buffering, maps).
     pub snap: SnapOptions,
+    /// How many snapshot files to keep, the served one included (default 5; at least 1). The
+    /// others the WAL has markers for are the newest older ones; see `purge.rs`.
+    pub keep_snapshots: usize,
 }
 
 impl Default for StorageOptions {
@@ -21,6 +27,7 @@ impl Default for StorageOptions {
             cache_bytes: 64 << 20,
             wal: WalOptions::default(),
             snap: SnapOptions::default(),
+            keep_snapshots: DEFAULT_KEEP_SNAPSHOTS,
         }
     }
 }

@@ -23,7 +23,7 @@ impl DiskStorage {
                 .iter()
                 .any(|m| m.index == id.index && m.term == id.term)
         };
-        let keep = self.core.snaps.options().keep.max(1);
+        let keep = self.core.keep_snapshots;
         let mut kept = 0;
         let mut victims = Vec::new();
         for id in self.core.snaps.list()? {

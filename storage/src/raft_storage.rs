@@ -11,6 +11,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{Entry, Snapshot};
 use raft::{GetEntriesContext, RaftState};
 
+use crate::convert::snapshot_to_raft;
 use crate::disk::DiskStorage;
 use crate::error::{Error, Result};
 
@@ -95,7 +96,7 @@ impl DiskStorage {
             });
         }
         let id = stele_snap::SnapshotId::new(meta.index, meta.term);
-        Ok(self.core.snaps.load(id)?.to_raft()?)
+        snapshot_to_raft(&self.core.snaps.load(id)?)
     }
 }
 

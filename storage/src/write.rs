@@ -12,7 +12,7 @@ use protobuf::Message as _;
 use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use stele_wal::Batch;
 
-use crate::convert::{conf_state_to_wal, hard_state_to_wal, marker_of};
+use crate::convert::{conf_state_to_wal, hard_state_to_wal, marker_from_raft};
 use crate::disk::DiskStorage;
 use crate::error::{Error, Result};
 
@@ -139,14 +139,17 @@ impl DiskStorage {
                 hs.commit
             )));
         }
-        self.core.snaps.save_raft(snapshot)?;
+        let file_meta = marker_from_raft(meta);
+        self.core
+            .snaps
+            .save_bytes(&file_meta, snapshot.get_data())?;
         hs.term = hs.term.max(meta.term);
         hs.commit = hs.commit.max(meta.index);
         let mut batch = Batch::new();
         batch.reset(meta.index, meta.term).map_err(Error::Wal)?;
         batch.set_hard_state(hard_state_to_wal(&hs));
         batch.set_conf_state(conf_state_to_wal(meta.get_conf_state()));
-        batch.add_snapshot_marker(marker_of(meta));
+        batch.add_snapshot_marker(file_meta);
         {
             let mut st = self.write_state();
             self.core.wal.append(batch, false)?;
@@ -170,9 +173,7 @@ impl DiskStorage {
         data: &mut dyn Read,
     ) -> Result<SnapshotMetadata> {
         let meta = self.new_snapshot_metadata(index, cs)?;
-        self.core
-            .snaps
-            .save_from(&stele_snap::metadata_from_raft(&meta), data)?;
+        self.core.snaps.save_from(&marker_from_raft(&meta), data)?;
         self.publish_snapshot(meta)
     }
 
@@ -187,10 +188,7 @@ impl DiskStorage {
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<SnapshotMetadata> {
         let meta = self.new_snapshot_metadata(index, cs)?;
-        let mut file = self
-            .core
-            .snaps
-            .writer(stele_snap::metadata_from_raft(&meta))?;
+        let mut file = self.core.snaps.writer(marker_from_raft(&meta))?;
         let mut sink = FileSink {
             file: &mut file,
             failed: None,
@@ -237,7 +235,7 @@ impl DiskStorage {
     /// A saved snapshot file becomes usable: its WAL marker, synced.
     fn publish_snapshot(&self, meta: SnapshotMetadata) -> Result<SnapshotMetadata> {
         let mut batch = Batch::new();
-        batch.add_snapshot_marker(marker_of(&meta));
+        batch.add_snapshot_marker(marker_from_raft(&meta));
         {
             let mut st = self.write_state();
             self.core.wal.append(batch, false)?;

@@ -43,7 +43,7 @@ fn logger() -> slog::Logger {
 fn opts(sim: &SimFs, keep: usize) -> StorageOptions {
     let mut o = StorageOptions::with_fs(Arc::new(sim.clone()));
     o.wal.segment_size = SEG;
-    o.snap.keep = keep;
+    o.keep_snapshots = keep;
     o
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use raft::eraftpb::{ConfState, Entry, HardState};
 use raft::{GetEntriesContext, Storage, StorageError};
-use stele_storage::{DiskStorage, Error, StorageOptions};
+use stele_storage::{DiskStorage, Error, Finding, StorageOptions};
 use stele_wal::fs::sim::{CrashMode, Fault, Op, SimFs};
 
 fn entry(index: u64, term: u64) -> Entry {
@@ -115,8 +115,22 @@ fn a_log_that_starts_after_its_snapshot_is_refused_on_open() {
         "/s/snap/0000000000000001-0000000000000005.snap",
     ));
     let err = DiskStorage::open("/s", StorageOptions::with_fs(Arc::new(fs.clone()))).unwrap_err();
-    assert!(matches!(err, Error::RestartInvariant { .. }), "{err}");
-    assert!(err.to_string().contains("starts at 6"), "{err}");
+    let Error::Disagreement(d) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        d.problems().collect::<Vec<_>>(),
+        [&Finding::EntriesInNeither {
+            wal: "/s/wal".into(),
+            first: 6,
+            covered: 0
+        }]
+    );
+    assert!(
+        err.to_string()
+            .starts_with("/s/wal: the log starts at index 6"),
+        "{err}"
+    );
 }
 
 /// `create_snapshot_with`: the data written straight into the file is what is served; a

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use stele_snap::{ConfState, SnapOptions, SnapshotId, SnapshotMetadata, Snapshotter};
+use stele_snap::{
+    snapshot_marker, ConfState, SnapOptions, SnapshotId, SnapshotMarker, Snapshotter,
+};
 use stele_wal::fs::sim::SimFs;
 use stele_wal::fs::FileSystem;
 
@@ -29,7 +31,7 @@ pub fn open_sim(fs: &SimFs) -> Snapshotter {
 }
 
 /// Metadata with a non-trivial configuration.
-pub fn meta(index: u64, term: u64) -> SnapshotMetadata {
+pub fn meta(index: u64, term: u64) -> SnapshotMarker {
     let conf = ConfState {
         voters: vec![1, 2, 3],
         learners: vec![4],
@@ -37,7 +39,7 @@ pub fn meta(index: u64, term: u64) -> SnapshotMetadata {
         learners_next: vec![],
         auto_leave: false,
     };
-    SnapshotMetadata::new(index, term, conf)
+    snapshot_marker(index, term, conf)
 }
 
 /// Deterministic data of `len` bytes that differs per snapshot index.

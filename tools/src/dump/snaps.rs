@@ -1,9 +1,13 @@
 //! Snapshot files: listing and checking them read-only, and checking that the log and the
-//! snapshots agree.
+//! snapshots agree (the rules are stele-storage's, shared with `DiskStorage::open`; this file
+//! only gathers the facts and prints the findings).
+
+use std::path::PathBuf;
 
 use serde_json::json;
 use stele_snap::inspect::{self, Checked, FileKind};
 use stele_snap::SnapshotId;
+use stele_storage::{check_agreement, LogFacts, SnapshotFacts};
 use stele_wal::inspect::Inspection;
 
 use super::out::{plural, Out};
@@ -108,25 +112,38 @@ fn status_line(s: &Snap, full: bool, o: &mut Out<'_>) {
     }
 }
 
-/// Checks that the log and the snapshot files agree (as opening a `DiskStorage` requires);
-/// returns the number of problems found.
+/// Checks that the log and the snapshot files agree, with the rules `DiskStorage::open`
+/// applies ([`stele_storage::check_agreement`]); returns the number of problems found.
 pub fn agreement(t: &Target, insp: &Inspection, snaps: &[Snap], o: &mut Out<'_>) -> u64 {
     let before = o.problems;
-    let wal = t.wal_file("");
-    let st = &insp.state;
-    let (first, last) = (insp.first_index(), insp.last_index());
-    if let Some(hs) = st.hard_state.filter(|h| *h != Default::default()) {
-        if hs.commit.saturating_add(1) < first || hs.commit > last {
-            let msg = format!(
-                "the HardState's commit index {} is outside the log [{}, {last}]",
-                hs.commit,
-                first - 1
-            );
-            o.problem(&wal, None, &msg);
+    let wal = PathBuf::from(t.wal_file(""));
+    let term = |index| insp.term(index);
+    let log = LogFacts {
+        wal: &wal,
+        first_index: insp.first_index(),
+        last_index: insp.last_index(),
+        hard_state: insp.state.hard_state,
+        markers: &insp.state.markers,
+        term: &term,
+    };
+    let facts: Vec<SnapshotFacts> = snaps
+        .iter()
+        .map(|s| SnapshotFacts {
+            path: PathBuf::from(&s.file),
+            id: s.id,
+            metadata: s.checked.as_ref().map(|c| c.metadata.clone()),
+        })
+        .collect();
+    let findings = match check_agreement(&log, t.snap.is_ok().then_some(&facts[..])) {
+        Ok(agreement) => agreement.notes,
+        Err(disagreement) => disagreement.findings,
+    };
+    for f in &findings {
+        let file = f.file().display().to_string();
+        match f.is_problem() {
+            true => o.problem(&file, f.offset(), &f.message()),
+            false => o.note(&file, &f.message()),
         }
-    }
-    if t.snap.is_ok() {
-        snapshots_agree(t, insp, snaps, o);
     }
     let n = o.problems - before;
     if o.json {
@@ -137,58 +154,4 @@ pub fn agreement(t: &Target, insp: &Inspection, snaps: &[Snap], o: &mut Out<'_>)
         o.line(format!("log and snapshots: {n} problem{}", plural(n)));
     }
     n
-}
-
-fn snapshots_agree(t: &Target, insp: &Inspection, snaps: &[Snap], o: &mut Out<'_>) {
-    let wal = t.wal_file("");
-    let st = &insp.state;
-    let first = insp.first_index();
-    let mut newest_agreed: Option<SnapshotId> = None;
-    for s in snaps {
-        let Some(c) = &s.checked else { continue };
-        let marker = st
-            .markers
-            .iter()
-            .find(|m| m.index == s.id.index && m.term == s.id.term);
-        let Some(marker) = marker else {
-            let msg = "the WAL has no marker for it (a save that never completed, or older \
-                than the markers kept): opening does not use it";
-            o.note(&s.file, msg);
-            continue;
-        };
-        newest_agreed = newest_agreed.max(Some(s.id));
-        if marker.conf_state != c.metadata.conf_state {
-            let msg = "its ConfState differs from the one in the WAL's snapshot marker";
-            o.problem(&s.file, Some(24), msg);
-        }
-        if let Some(term) = insp.term(s.id.index).filter(|&term| term != s.id.term) {
-            let msg = format!(
-                "the log has term {term} at index {}, the snapshot says term {}",
-                s.id.index, s.id.term
-            );
-            o.problem(&s.file, None, &msg);
-        }
-    }
-    let covered = newest_agreed.map_or(0, |id| id.index);
-    if first > 1 && covered.saturating_add(1) < first {
-        let msg = format!(
-            "the log starts at index {first} but the newest usable snapshot (a valid file the WAL \
-             has a marker for) is at index {covered}: entries {}..={} are in neither",
-            covered + 1,
-            first - 1
-        );
-        o.problem(&wal, None, &msg);
-    }
-    if let Some(m) = st.markers.last() {
-        if snaps
-            .iter()
-            .all(|s| (s.id.index, s.id.term) != (m.index, m.term))
-        {
-            let msg = format!(
-                "no snapshot file for the newest snapshot marker (index {} term {})",
-                m.index, m.term
-            );
-            o.note(&wal, &msg);
-        }
-    }
 }
