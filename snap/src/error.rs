@@ -139,3 +139,19 @@ impl Error {
         matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_leaves_the_source_to_the_chain() {
+        let e = Error::io("open", "/d/x.snap", io::Error::from_raw_os_error(28));
+        assert_eq!(e.to_string(), "open /d/x.snap");
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source, Some(io::Error::from_raw_os_error(28).to_string()));
+        assert!(e.is_no_space());
+        let other = Error::io("open", "/d/x.snap", io::Error::from_raw_os_error(5));
+        assert!(!other.is_no_space());
+    }
+}

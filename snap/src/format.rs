@@ -5,7 +5,7 @@
 //! offset            size      field
 //! 0                 24        header: magic "STELSNAP", version, header length, metadata
 //!                             length, reserved
-//! 24                meta_len  metadata: prost `SnapshotMetadata` (eraftpb field numbers)
+//! 24                meta_len  metadata: prost `SnapshotMarker` (eraftpb `SnapshotMetadata`)
 //! 24 + meta_len     data_len  data: the state machine's bytes, opaque
 //! len - 16          16        trailer: data length, CRC-32 of bytes [0, len - 8), magic "SNPE"
 //! ```

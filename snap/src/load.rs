@@ -7,6 +7,9 @@
 //! Renaming, not removing, keeps the bytes for a post-mortem and makes the decision stick: a
 //! damaged file is judged once. An I/O error is not damage: it stops the load and leaves the
 //! file alone.
+//!
+//! [`Snapshotter::metadata_of`] reads only a file's frame and metadata (for checks that need
+//! every file's configuration but not its data); it quarantines nothing.
 
 use std::path::PathBuf;
 

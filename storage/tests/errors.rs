@@ -175,3 +175,52 @@ fn create_snapshot_with_tells_the_writers_failure_from_the_files() {
     assert_eq!(served.get_metadata().index, 8);
     assert_eq!(served.get_data(), b"eight");
 }
+
+/// The error and its sources, outermost first, as `Display` shows each.
+fn chain(e: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push(s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// storage -> snap -> io: walking the chain prints each fact (the call, the path, the
+/// operating system's reason) exactly once.
+#[test]
+fn a_nested_error_prints_each_fact_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("snap");
+    std::fs::write(&snap, b"not a directory").unwrap();
+    let err = DiskStorage::open(dir.path(), StorageOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::Snap(stele_snap::Error::Io { .. })),
+        "{err}"
+    );
+    let links = chain(&err);
+    assert_eq!(links.len(), 2, "{links:?}");
+    let io = std::fs::create_dir_all(&snap).unwrap_err().to_string();
+    let whole = links.join(": ");
+    assert_eq!(
+        whole.matches(&snap.display().to_string()).count(),
+        1,
+        "{whole}"
+    );
+    assert_eq!(whole.matches(&io).count(), 1, "{whole}");
+    assert_eq!(links[1], io);
+}
+
+/// storage -> wal: the storage layer adds no text of its own (the WAL's error speaks for
+/// itself, its sources after it).
+#[test]
+fn a_wal_error_passes_through_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("wal"), b"not a directory").unwrap();
+    let err = DiskStorage::open(dir.path(), StorageOptions::default()).unwrap_err();
+    let Error::Wal(inner) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(chain(&err), chain(inner));
+}

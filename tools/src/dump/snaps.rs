@@ -155,3 +155,211 @@ pub fn agreement(t: &Target, insp: &Inspection, snaps: &[Snap], o: &mut Out<'_>)
     }
     n
 }
+
+/// `DiskStorage::open` and `wal-dump --verify` judge the same directories the same way: the
+/// same problems (file, offset, message), or both accept.
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use raft::eraftpb::{ConfState, Entry, HardState};
+    use serde_json::Value;
+    use stele_snap::{snapshot_marker, SnapOptions, Snapshotter};
+    use stele_storage::{DiskStorage, Error, Finding, StorageOptions};
+    use stele_wal::{Batch, Wal, WalOptions};
+
+    /// (file relative to the data directory, offset, message) of each problem.
+    type Problems = Vec<(String, Option<u64>, String)>;
+
+    /// A node's directory: entries 1..=10 in term 1, committed, voters {1, 2, 3}; with
+    /// `snapshot_at`, a snapshot there (its file and marker), the log compacted to it.
+    fn node(snapshot_at: Option<u64>) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DiskStorage::open(dir.path(), StorageOptions::default()).unwrap();
+        let mut cs = ConfState::default();
+        cs.set_voters(vec![1, 2, 3]);
+        s.initialize_with_conf_state(&cs).unwrap();
+        let entries: Vec<Entry> = (1..=10)
+            .map(|i| {
+                let mut e = Entry::default();
+                e.set_index(i);
+                e.set_term(1);
+                e
+            })
+            .collect();
+        let mut hs = HardState::default();
+        hs.set_term(1);
+        hs.set_commit(10);
+        s.append(&entries, Some(&hs), true).unwrap();
+        if let Some(at) = snapshot_at {
+            s.create_snapshot(at, &cs, &mut &b"state"[..]).unwrap();
+            s.compact(at).unwrap();
+        }
+        dir
+    }
+
+    /// Appends one batch straight to the node's WAL (storage closed).
+    fn wal_batch(dir: &Path, f: impl FnOnce(&mut Batch)) {
+        let wal = Wal::open(dir.join("wal"), WalOptions::default()).unwrap();
+        let mut batch = Batch::new();
+        f(&mut batch);
+        wal.append(batch, true).unwrap();
+    }
+
+    /// Saves a snapshot file straight into the node's snapshot directory (no marker).
+    fn snap_file(dir: &Path, index: u64, term: u64, voters: &[u64]) {
+        let snaps = Snapshotter::open(dir.join("snap"), SnapOptions::default()).unwrap();
+        let conf = stele_wal::ConfState {
+            voters: voters.to_vec(),
+            ..Default::default()
+        };
+        snaps
+            .save_bytes(&snapshot_marker(index, term, conf), b"x")
+            .unwrap();
+    }
+
+    fn open_problems(dir: &Path) -> Problems {
+        match DiskStorage::open(dir, StorageOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(Error::Disagreement(d)) => d
+                .problems()
+                .map(|f| {
+                    let file = f.file().strip_prefix(dir).unwrap();
+                    (file.display().to_string(), f.offset(), f.message())
+                })
+                .collect(),
+            Err(e) => panic!("opening {}: {e}", dir.display()),
+        }
+    }
+
+    fn verify_problems(dir: &Path) -> (i32, Problems) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let argv = [
+            "wal-dump".as_ref(),
+            "--verify".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            dir.as_os_str(),
+        ];
+        let code = crate::dump::run(argv, &mut out, &mut err, false);
+        let problems = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["kind"] == "problem")
+            .map(|v| {
+                let file = v["file"].as_str().unwrap().to_string();
+                let message = v["message"].as_str().unwrap().to_string();
+                (file, v["offset"].as_u64(), message)
+            })
+            .collect();
+        (code, problems)
+    }
+
+    /// Both paths find exactly `want` (problems by file and message start), or both accept.
+    fn both_judge(dir: &Path, want: &[(&str, &str)]) {
+        let (code, tool) = verify_problems(dir);
+        let open = open_problems(dir);
+        assert_eq!(open, tool, "open and wal-dump --verify disagree");
+        assert_eq!(code, if want.is_empty() { 0 } else { 1 }, "{tool:?}");
+        assert_eq!(open.len(), want.len(), "{open:?}");
+        for ((file, _, message), (want_file, want_msg)) in open.iter().zip(want) {
+            assert_eq!(file, want_file);
+            assert!(message.starts_with(want_msg), "{message}");
+        }
+    }
+
+    const SNAP5: &str = "snap/0000000000000001-0000000000000005.snap";
+
+    #[test]
+    fn sound_directories_pass_both() {
+        both_judge(node(None).path(), &[]);
+        both_judge(node(Some(5)).path(), &[]);
+        // A snapshot file without a marker (a save that never completed): noted, not used.
+        let dir = node(Some(5));
+        snap_file(dir.path(), 8, 1, &[1, 2, 3]);
+        both_judge(dir.path(), &[]);
+        // A marker without a file, in a log that still holds every entry: noted only.
+        let dir = node(None);
+        wal_batch(dir.path(), |b| {
+            b.add_snapshot_marker(snapshot_marker(4, 1, Default::default()));
+        });
+        both_judge(dir.path(), &[]);
+    }
+
+    #[test]
+    fn a_log_compacted_past_its_usable_snapshot_fails_both() {
+        // The marker's file is gone.
+        let dir = node(Some(5));
+        std::fs::remove_file(dir.path().join(SNAP5)).unwrap();
+        both_judge(dir.path(), &[("wal", "the log starts at index 6")]);
+        // Only a newer file the log has no marker for: it cannot serve the compacted entries.
+        let dir = node(Some(5));
+        std::fs::remove_file(dir.path().join(SNAP5)).unwrap();
+        snap_file(dir.path(), 8, 1, &[1, 2, 3]);
+        both_judge(dir.path(), &[("wal", "the log starts at index 6")]);
+    }
+
+    #[test]
+    fn a_confstate_mismatch_fails_both() {
+        let dir = node(Some(5));
+        snap_file(dir.path(), 5, 1, &[1, 2]); // replaces the file: same name, other voters
+        both_judge(
+            dir.path(),
+            &[(
+                SNAP5,
+                "its ConfState differs from the one in the WAL's snapshot marker",
+            )],
+        );
+        let open = DiskStorage::open(dir.path(), StorageOptions::default()).unwrap_err();
+        assert!(
+            matches!(&open, Error::Disagreement(d)
+                if matches!(d.problems().next(), Some(Finding::ConfStateDiffers { .. }))),
+            "{open}"
+        );
+        assert!(open
+            .to_string()
+            .contains(&dir.path().join(SNAP5).display().to_string()));
+    }
+
+    #[test]
+    fn a_term_mismatch_fails_both() {
+        // A marker and a file at index 3 in term 2, where the log has term 1.
+        let dir = node(None);
+        let conf = stele_wal::ConfState {
+            voters: vec![1, 2, 3],
+            ..Default::default()
+        };
+        wal_batch(dir.path(), |b| {
+            b.add_snapshot_marker(snapshot_marker(3, 2, conf));
+        });
+        snap_file(dir.path(), 3, 2, &[1, 2, 3]);
+        let snap = "snap/0000000000000002-0000000000000003.snap";
+        both_judge(
+            dir.path(),
+            &[(
+                snap,
+                "the log has term 1 at index 3, the snapshot says term 2",
+            )],
+        );
+    }
+
+    #[test]
+    fn a_commit_index_past_the_log_fails_both() {
+        let dir = node(None);
+        wal_batch(dir.path(), |b| {
+            b.set_hard_state(stele_wal::HardState {
+                term: 1,
+                vote: 0,
+                commit: 11,
+            });
+        });
+        both_judge(
+            dir.path(),
+            &[(
+                "wal",
+                "the HardState's commit index 11 is outside the log [0, 10]",
+            )],
+        );
+    }
+}
