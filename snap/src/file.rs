@@ -5,7 +5,7 @@
 //! it was loaded (see `verify.rs`). Its data is never copied whole into memory unless the caller
 //! asks ([`SnapshotFile::read_to_vec`]): it is read through the memory map when there is one,
 //! else with positional reads into the caller's buffer. The open handle keeps the data readable
-//! even if the file is purged meanwhile.
+//! even if the file is removed meanwhile.
 //!
 //! A reader that reads the data from start to end checks the checksum again as it reaches the
 //! end, so bytes that changed on disk after the load (a failing disk re-read after the page cache

@@ -51,7 +51,10 @@ fn golden_file_bytes_are_pinned() {
     let written = fs.read_file(&snaps.path_of(id)).unwrap();
 
     if std::env::var_os("STELE_REGEN_GOLDEN").is_some_and(|v| v == "1") {
-        std::fs::write(golden_path(), &written).unwrap();
+        // Written beside it and renamed, so a test reading it meanwhile sees old or new bytes.
+        let temp = golden_path().with_extension("snap.regen");
+        std::fs::write(&temp, &written).unwrap();
+        std::fs::rename(&temp, golden_path()).unwrap();
         panic!(
             "regenerated {}: review the diff, then run again without STELE_REGEN_GOLDEN",
             golden_path().display()
