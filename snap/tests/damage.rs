@@ -256,3 +256,26 @@ proptest! {
         }
     }
 }
+
+/// `metadata_of` checks the frame and metadata only: a flipped data bit goes unnoticed (the
+/// full load catches it), a truncation is damage; either way nothing is renamed.
+#[test]
+fn metadata_of_reads_the_frame_only_and_quarantines_nothing() {
+    let (fs, snaps, bytes) = setup();
+    assert_eq!(snaps.metadata_of(NEW).unwrap(), meta(NEW.index, NEW.term));
+    let path = snaps.path_of(NEW);
+    let mut flipped = bytes.clone();
+    let data_at = bytes.len() - 16 - 10; // inside the data, before the trailer
+    flipped[data_at] ^= 1;
+    put_file(&fs, &path, &flipped);
+    assert_eq!(snaps.metadata_of(NEW).unwrap(), meta(NEW.index, NEW.term));
+    put_file(&fs, &path, &bytes[..bytes.len() - 1]);
+    let err = snaps.metadata_of(NEW).unwrap_err();
+    assert!(err.is_damage(), "{err}");
+    assert_eq!(
+        fs.read_file(&path).as_deref(),
+        Some(&bytes[..bytes.len() - 1])
+    );
+    put_file(&fs, &path, &flipped);
+    assert!(snaps.load(NEW).unwrap_err().is_damage());
+}

@@ -339,3 +339,153 @@ fn check_newest_marker(log: &LogFacts<'_>, snapshots: &[SnapshotFacts], out: &mu
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use stele_snap::snapshot_marker;
+    use stele_wal::ConfState;
+
+    use super::*;
+
+    fn conf(voters: &[u64]) -> ConfState {
+        ConfState {
+            voters: voters.to_vec(),
+            ..ConfState::default()
+        }
+    }
+
+    fn file(index: u64, term: u64, conf_state: Option<ConfState>) -> SnapshotFacts {
+        let id = SnapshotId::new(index, term);
+        SnapshotFacts {
+            path: PathBuf::from(format!("snap/{}", id.file_name())),
+            id,
+            metadata: Some(SnapshotMarker {
+                conf_state,
+                index,
+                term,
+            }),
+        }
+    }
+
+    /// Checks a log of entries `first..=10`, all in term 1, with `markers`.
+    fn check(
+        first: u64,
+        markers: &[SnapshotMarker],
+        snaps: Option<&[SnapshotFacts]>,
+    ) -> Result<Agreement, Disagreement> {
+        let term = |i: u64| (i + 1 >= first && i <= 10).then_some(1);
+        let log = LogFacts {
+            wal: Path::new("wal"),
+            first_index: first,
+            last_index: 10,
+            hard_state: None,
+            markers,
+            term: &term,
+        };
+        check_agreement(&log, snaps)
+    }
+
+    #[test]
+    fn an_absent_confstate_is_the_empty_one() {
+        let markers = [snapshot_marker(5, 1, ConfState::default())];
+        let got = check(6, &markers, Some(&[file(5, 1, None)])).unwrap();
+        assert_eq!(got.served, Some(SnapshotId::new(5, 1)));
+        assert!(got.notes.is_empty(), "{:?}", got.notes);
+    }
+
+    #[test]
+    fn the_newest_marker_for_a_snapshot_is_the_one_compared() {
+        // Reinstalled at the same index and term with another configuration.
+        let markers = [
+            snapshot_marker(5, 1, conf(&[1, 2, 3])),
+            snapshot_marker(5, 1, conf(&[1, 2])),
+        ];
+        let current = [file(5, 1, Some(conf(&[1, 2])))];
+        assert!(check(6, &markers, Some(&current)).is_ok());
+        let stale = [file(5, 1, Some(conf(&[1, 2, 3])))];
+        let d = check(6, &markers, Some(&stale)).unwrap_err();
+        assert_eq!(
+            d.findings,
+            [Finding::ConfStateDiffers {
+                path: stale[0].path.clone(),
+                id: SnapshotId::new(5, 1)
+            }]
+        );
+        assert_eq!(
+            d.to_string(),
+            "snap/0000000000000001-0000000000000005.snap at offset 24: its ConfState differs \
+             from the one in the WAL's snapshot marker"
+        );
+    }
+
+    #[test]
+    fn findings_come_in_rule_order_and_damaged_files_only_exist() {
+        let markers = [
+            snapshot_marker(3, 2, conf(&[1])),
+            snapshot_marker(8, 1, conf(&[1])),
+        ];
+        let mut damaged = file(8, 1, None);
+        damaged.metadata = None;
+        let snaps = [
+            file(2, 1, Some(conf(&[1]))),
+            file(3, 2, Some(conf(&[9]))),
+            damaged,
+        ];
+        let d = check(6, &markers, Some(&snaps)).unwrap_err();
+        let kinds: Vec<(bool, String)> = d
+            .findings
+            .iter()
+            .map(|f| (f.is_problem(), f.message()))
+            .collect();
+        assert_eq!(d.problems().count(), 2, "{kinds:?}");
+        assert!(
+            matches!(d.findings[0], Finding::Unmarked { .. }),
+            "{kinds:?}"
+        );
+        assert!(
+            matches!(d.findings[1], Finding::ConfStateDiffers { .. }),
+            "{kinds:?}"
+        );
+        // No term check at index 3: the log (starting at 6) no longer knows its term.
+        assert!(
+            matches!(
+                d.findings[2],
+                Finding::EntriesInNeither {
+                    first: 6,
+                    covered: 3,
+                    ..
+                }
+            ),
+            "{kinds:?}"
+        );
+        // The damaged file exists, so its marker is not "without a file".
+        assert_eq!(d.findings.len(), 3, "{kinds:?}");
+        assert!(d.to_string().ends_with("(and 1 more problem)"), "{d}");
+    }
+
+    #[test]
+    fn a_wal_alone_gets_the_commit_rule_only() {
+        let markers = [snapshot_marker(5, 1, conf(&[1]))];
+        assert!(check(6, &markers, None).is_ok());
+        let err = check(6, &markers, Some(&[])).unwrap_err();
+        assert_eq!(err.problems().count(), 1);
+        let term = |_: u64| None;
+        let log = LogFacts {
+            wal: Path::new("wal"),
+            first_index: 1,
+            last_index: 10,
+            hard_state: Some(HardState {
+                term: 1,
+                vote: 0,
+                commit: 11,
+            }),
+            markers: &[],
+            term: &term,
+        };
+        let d = check_agreement(&log, None).unwrap_err();
+        assert_eq!(
+            d.to_string(),
+            "wal: the HardState's commit index 11 is outside the log [0, 10]"
+        );
+    }
+}
