@@ -4,8 +4,9 @@
 //! file newer by name than the snapshot the log agrees with, which opening never serves. Keeping
 //! "the newest N by name" could then delete the snapshot being served. So: the served snapshot
 //! is never removed, nor is any file newer than it (it may be a save in flight); of the others,
-//! the newest `keep - 1` the WAL has markers for stay, and the rest (orphans included) go, oldest
-//! first, each removal durable before the next.
+//! the newest `keep_snapshots - 1` the WAL has markers for stay, and the rest (orphans included)
+//! go, oldest first, each removal durable before the next (`Snapshotter::remove`). This is the
+//! only snapshot removal policy in stele: `stele-snap` has none of its own.
 
 use stele_snap::SnapshotId;
 
