@@ -53,9 +53,11 @@ fn hard_state(term: u64, vote: u64, commit: u64) -> HardState {
 /// index of each term, conf changes at two fixed places, otherwise a payload whose length and
 /// bytes depend on both (so an entry read from the wrong place or term cannot match).
 pub fn entry(index: u64, term: u64, first_of_term: bool) -> Entry {
-    let mut e = Entry::default();
-    e.index = index;
-    e.term = term;
+    let mut e = Entry {
+        index,
+        term,
+        ..Entry::default()
+    };
     if first_of_term {
         return e;
     }
