@@ -9,6 +9,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod dump;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -332,7 +334,12 @@ pub struct View {
 impl View {
     /// What `DiskStorage` recovers from `dir`, through `raft::Storage` as raft reads it.
     pub fn of_storage(dir: &Path) -> View {
-        let s = DiskStorage::open(dir, options()).expect("DiskStorage::open");
+        Self::of_storage_with(dir, options())
+    }
+
+    /// [`View::of_storage`] with other options.
+    pub fn of_storage_with(dir: &Path, opts: StorageOptions) -> View {
+        let s = DiskStorage::open(dir, opts).expect("DiskStorage::open");
         let first = s.first_index().expect("first_index");
         let last = s.last_index().expect("last_index");
         let entries = s
