@@ -60,24 +60,32 @@ pub fn assert_dump_shows(dir: &Path, view: &View) {
     );
     assert_eq!(Conf::from_json(&h["conf_state"]), view.conf_state);
     let snap = &view.snapshot;
-    let marked = h["snapshot_markers"]
+    let markers: Vec<(u64, u64)> = h["snapshot_markers"]
         .as_array()
         .expect("snapshot_markers")
         .iter()
-        .any(|m| u64_of(&m["index"]) == snap.index && u64_of(&m["term"]) == snap.term);
-    assert!(marked, "a marker for the served snapshot: {h}");
-    let newest = h["snapshots"]
+        .map(|m| (u64_of(&m["index"]), u64_of(&m["term"])))
+        .collect();
+    let files: Vec<(u64, u64)> = h["snapshots"]
         .as_array()
         .expect("snapshots")
         .iter()
         .map(|s| (u64_of(&s["index"]), u64_of(&s["term"])))
-        .max()
-        .expect("a snapshot file");
-    assert_eq!(
-        newest,
-        (snap.index, snap.term),
-        "the newest file is the served one"
+        .collect();
+    let served = (snap.index, snap.term);
+    assert!(
+        markers.contains(&served),
+        "a marker for the served snapshot: {h}"
     );
+    assert!(files.contains(&served), "the served snapshot's file: {h}");
+    // The served snapshot is the newest file the log agrees with: a newer file has no marker
+    // (a crash between saving a snapshot file and writing its marker leaves one).
+    for f in files.iter().filter(|f| **f > served) {
+        assert!(
+            !markers.contains(f),
+            "snapshot {f:?} is marked but not served: {h}"
+        );
+    }
 
     let entries = of_kind(&lines, "entry");
     assert_eq!(entries.len(), view.entries.len());
