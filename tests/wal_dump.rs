@@ -37,3 +37,34 @@ fn wal_dump_shows_the_compat_v1_fixture_as_disk_storage_reads_it() {
     let recovered = View::of_storage(&dir);
     assert_dump_shows(&dir, &recovered);
 }
+
+#[test]
+fn the_compat_v1_fixture_holds_overwritten_entries_that_neither_reader_returns() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/compat-v1/data");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    support::copy_tree(&fixture, &dir);
+    let (code, raw) = dump(&["--raw"], &dir);
+    assert_eq!(code, 0, "{raw:?}");
+    let stored: Vec<(u64, u64)> = support::dump::of_kind(&raw, "entry")
+        .iter()
+        .map(|e| (support::u64_of(&e["index"]), support::u64_of(&e["term"])))
+        .filter(|(i, _)| (88..=90).contains(i))
+        .collect();
+    let expected: Vec<(u64, u64)> = [3, 4]
+        .iter()
+        .flat_map(|&t| (88..=90).map(move |i| (i, t)))
+        .collect();
+    assert_eq!(
+        stored, expected,
+        "term 3 in file order, then its overwrite in term 4"
+    );
+    let recovered = View::of_storage(&dir);
+    for e in recovered
+        .entries
+        .iter()
+        .filter(|e| (88..=90).contains(&e.index))
+    {
+        assert_eq!(e.term, 4, "entry {} as DiskStorage reads it", e.index);
+    }
+}
