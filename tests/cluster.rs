@@ -2,7 +2,7 @@
 //!
 //! Three `RawNode<DiskStorage>` (ids 1, 2, 3, all voters from the start), each with its own
 //! directory, exchange messages through a deterministic in-memory queue. Each node's driver
-//! handles a Ready in the order of `raft-rs-contract.md` §3.2 (leader messages, snapshot install,
+//! handles a Ready in the order of `docs/RAFT.md` §3.2 (leader messages, snapshot install,
 //! append + HardState, persisted messages, apply, advance, commit index, light messages, light
 //! apply, advance_apply). Time is a loop counter (one tick per round), everything is bounded by
 //! iteration counts, and election timeouts are fixed per node so runs are reproducible.
@@ -27,7 +27,7 @@ use raft::eraftpb::{
     Entry, EntryType, Message, MessageType, Snapshot,
 };
 use raft::{Config, RawNode, SnapshotStatus, StateRole, Storage};
-use stele_storage::{DiskStorage, StorageOptions};
+use stele::storage::{DiskStorage, StorageOptions};
 
 const IDS: [u64; 3] = [1, 2, 3];
 /// A live node snapshots its state machine once it applied this many entries past its newest
@@ -171,7 +171,7 @@ impl StateMachine {
         if ents.is_empty() {
             return;
         }
-        // Keep `applied <= durable hs.commit` (contract §3.7): the commit index that made these
+        // Keep `applied <= durable hs.commit` (docs/RAFT.md §3.7): the commit index that made these
         // entries committed may have been written without a sync.
         storage.sync().unwrap();
         let mut conf_changed = false;
