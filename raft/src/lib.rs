@@ -2,7 +2,7 @@
 //!
 //! A [`Node`] owns a `RawNode` over a [`DiskStorage`](stele_storage::DiskStorage), a
 //! [`StateMachine`] and a [`Transport`] on its own thread, and handles every `Ready` in the order
-//! `raft-rs-contract.md` §3.2 prescribes (the driver module documents the exact steps). Applications talk
+//! `docs/RAFT.md` §3.2 prescribes (the driver module documents the exact steps). Applications talk
 //! to it through a [`NodeHandle`]: proposals resolve when applied, membership changes and
 //! leadership transfer are requests, reads are linearizable through raft's read index.
 //!

@@ -1,5 +1,5 @@
 //! Starting a node: bootstrap an empty storage, or bring the state machine and the storage into
-//! agreement before `RawNode::new` (`raft-rs-contract.md` §3.6).
+//! agreement before `RawNode::new` (`docs/RAFT.md` §3.6).
 //!
 //! Invariants established before raft sees the storage:
 //! - an initialized node always has a snapshot (index >= 1): bootstrapping installs the founding

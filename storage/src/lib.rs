@@ -12,7 +12,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Guarantees: the contract of `raft-rs-contract.md` (term of `first_index - 1`, `max_size`
+//! Guarantees: the contract of `docs/RAFT.md` (term of `first_index - 1`, `max_size`
 //! with at least one entry, no short reads, `Compacted`/`Unavailable`/
 //! `SnapshotTemporarilyUnavailable` where raft expects them); entries readable as soon as
 //! `append` returns and durable after `sync`; memory bounded by the entry cache (default 64 MiB)

@@ -1,4 +1,4 @@
-//! `raft::Storage` for [`DiskStorage`], exactly as `raft-rs-contract.md` §1 says:
+//! `raft::Storage` for [`DiskStorage`], exactly as `docs/RAFT.md` §1 says:
 //! - `entries` returns at least one entry for a non-empty range and is short only because of
 //!   `max_size`; `Compacted` below the first index, `Unavailable` above the last;
 //! - `term` answers for `first_index - 1` (the snapshot or compaction point);

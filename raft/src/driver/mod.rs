@@ -1,7 +1,7 @@
 //! The node thread: owns the `RawNode<DiskStorage>`, the state machine and the transport, and
 //! runs the loop: tick on a timer, take requests and messages, handle every `Ready`.
 //!
-//! Readies are pipelined (`raft-rs-contract.md` §4): the fsync runs on the persister thread
+//! Readies are pipelined (`docs/RAFT.md` §4): the fsync runs on the persister thread
 //! (module `persist`) while this thread goes on. A `Ready` is handled in this order:
 //! 1. the leader's `messages()` go to the transport at once;
 //! 2. entries and HardState are appended as one batch (readable through `Storage` at once, not

@@ -1,5 +1,5 @@
 //! The persister: a thread that makes appended Readies durable off the node thread (the
-//! pipelined mode of `raft-rs-contract.md` §4), so that the node keeps stepping messages,
+//! pipelined mode of `docs/RAFT.md` §4), so that the node keeps stepping messages,
 //! taking proposals and applying while an fsync is under way, and one fsync covers every Ready
 //! handed over meanwhile.
 //!

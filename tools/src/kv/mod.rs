@@ -1,6 +1,6 @@
 //! `stele-kv`: a replicated key-value node over stele-raft, with an HTTP API.
 //!
-//! One process is one raft node: a [`KvMachine`](machine::KvMachine) (the in-memory
+//! One process is one raft node: a [`KvMachine`] (the in-memory
 //! [`MemKv`] plus the member table) applied by a [`Node`] over a
 //! [`DiskStorage`] in `<data-dir>/{wal,snap}`, talking to its peers with a [`TcpTransport`],
 //! and an HTTP server on `127.0.0.1:<port>` (see [`api`] for the routes).
@@ -47,7 +47,7 @@ pub struct Args {
     /// The HTTP port (on 127.0.0.1).
     #[arg(long, default_value_t = 12380)]
     pub port: u16,
-    /// The data directory (holds wal/ and snap/); default stele-data/node-<id>.
+    /// The data directory (holds wal/ and snap/); default `stele-data/node-<id>`.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Join a running cluster (add it with `POST /members/<id>` on a member).
