@@ -8,7 +8,7 @@
 //! - `POST /members/{id}` (body: raft address) adds a node as a learner, then promotes it
 //!   (`?learner=true`: stop at learner); `DELETE /members/{id}` removes one; `GET /members`
 //!   lists them;
-//! - `GET /status` (JSON), `GET /metrics` (Prometheus text).
+//! - `GET /status` (JSON), `GET /metrics` (OpenMetrics text, which Prometheus scrapes).
 //!
 //! Keys are the percent-decoded path after `/kv/` (1..=4096 bytes).
 
@@ -24,7 +24,7 @@ use stele_storage::DiskStorage;
 
 use super::http::{percent_decode, Request, Response};
 use super::machine::Members;
-use super::metrics::{scalar, Histogram};
+use super::metrics::{Histogram, Metrics, CONTENT_TYPE};
 use super::server::Responder;
 
 /// Longest key.
@@ -278,110 +278,69 @@ impl App {
     fn metrics(&self) -> Response {
         let s = self.node.status();
         let w = self.storage.wal().stats();
-        let mut out = String::new();
-        self.fsync.render(
-            &mut out,
+        let mut m = Metrics::default();
+        m.histogram(
             "stele_wal_fsync_duration_seconds",
-            "The latency distribution of WAL file syncs (fdatasync) called by this node.",
+            "The latency distribution of WAL file syncs (fdatasync) called by this node",
+            &self.fsync,
         );
-        let c = "counter";
-        scalar(
-            &mut out,
-            "stele_wal_syncs_total",
-            c,
-            "WAL segment fdatasyncs since start.",
+        m.counter(
+            "stele_wal_syncs",
+            "WAL segment fdatasyncs since start",
             w.syncs,
         );
-        scalar(
-            &mut out,
-            "stele_wal_bytes_written_total",
-            c,
-            "Bytes written to the WAL since start.",
+        m.counter(
+            "stele_wal_bytes_written",
+            "Bytes written to the WAL since start",
             w.bytes_written,
         );
-        scalar(
-            &mut out,
-            "stele_wal_appends_total",
-            c,
-            "Batches (raft entries plus hard state of one Ready) appended to the WAL since start.",
+        m.counter(
+            "stele_wal_appends",
+            "Batches (raft entries plus hard state of one Ready) appended to the WAL since start",
             w.appends,
         );
-        scalar(
-            &mut out,
-            "stele_wal_entries_appended_total",
-            c,
-            "Raft entries appended to the WAL since start.",
+        m.counter(
+            "stele_wal_entries_appended",
+            "Raft entries appended to the WAL since start",
             w.entries_appended,
         );
-        scalar(
-            &mut out,
-            "stele_wal_segments",
-            "gauge",
-            "WAL segment files.",
-            w.segments as u64,
-        );
-        scalar(
-            &mut out,
-            "stele_snapshots_saved_total",
-            c,
-            "Snapshots this node created from its state machine since start.",
+        m.gauge("stele_wal_segments", "WAL segment files", w.segments as u64);
+        m.counter(
+            "stele_snapshots_saved",
+            "Snapshots this node created from its state machine since start",
             s.snapshots_created,
         );
-        scalar(
-            &mut out,
-            "stele_snapshots_applied_total",
-            c,
-            "Snapshots received from a leader and installed since start.",
+        m.counter(
+            "stele_snapshots_applied",
+            "Snapshots received from a leader and installed since start",
             s.snapshots_installed,
         );
-        let g = "gauge";
-        scalar(&mut out, "stele_raft_term", g, "The current term.", s.term);
-        scalar(
-            &mut out,
-            "stele_raft_commit_index",
-            g,
-            "The commit index.",
-            s.commit,
-        );
-        scalar(
-            &mut out,
-            "stele_raft_applied_index",
-            g,
-            "The applied index.",
-            s.applied,
-        );
-        scalar(
-            &mut out,
-            "stele_raft_last_index",
-            g,
-            "The last log index.",
-            s.last_index,
-        );
-        scalar(
-            &mut out,
+        m.gauge("stele_raft_term", "The current term", s.term);
+        m.gauge("stele_raft_commit_index", "The commit index", s.commit);
+        m.gauge("stele_raft_applied_index", "The applied index", s.applied);
+        m.gauge("stele_raft_last_index", "The last log index", s.last_index);
+        m.gauge(
             "stele_raft_snapshot_index",
-            g,
-            "The newest snapshot's index.",
+            "The newest snapshot's index",
             s.snapshot_index,
         );
-        scalar(
-            &mut out,
+        m.gauge(
             "stele_raft_is_leader",
-            g,
-            "1 if this node is the leader.",
+            "1 if this node is the leader",
             u64::from(s.leader_id == s.id),
         );
-        scalar(
-            &mut out,
+        m.gauge(
             "stele_kv_keys",
-            g,
-            "Keys in the applied state.",
+            "Keys in the applied state",
             self.kv.len() as u64,
         );
-        Response {
-            status: 200,
-            content_type: "text/plain; version=0.0.4",
-            body: out.into_bytes(),
+        match m.encode() {
+            Ok(text) => Response {
+                status: 200,
+                content_type: CONTENT_TYPE,
+                body: text.into_bytes(),
+            },
+            Err(_) => Response::text(500, "encoding the metrics failed"),
         }
     }
 }

@@ -1,17 +1,21 @@
-//! WAL fsync timing and the Prometheus text of `GET /metrics`.
+//! WAL fsync timing and the metrics of `GET /metrics`, encoded by `prometheus-client` (the
+//! OpenMetrics text format, which Prometheus scrapes).
 //!
 //! [`TimedFs`] wraps the WAL's file system (the `FileSystem` seam of stele-wal) and times every
 //! `fdatasync`/`fsync` of a WAL file into a [`Histogram`] with etcd's buckets for
 //! `wal_fsync_duration_seconds` (1 ms doubling to 8.192 s): the real system call, measured
-//! where it is made, nothing estimated.
+//! where it is made, nothing estimated. [`Metrics`] collects one scrape: the histogram plus
+//! counters and gauges read from the node's status at scrape time.
 
-use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram;
+use prometheus_client::registry::Registry;
 use stele_wal::fs::{DynFs, FileHandle, FileSystem, LockGuard};
 
 /// Upper bounds of the buckets, in seconds (etcd: `ExponentialBuckets(0.001, 2, 14)`).
@@ -20,45 +24,53 @@ pub const BUCKETS: [f64; 14] = [
     8.192,
 ];
 
-/// A latency histogram (lock-free; cumulative only when rendered).
-#[derive(Debug, Default)]
-pub struct Histogram {
-    counts: [AtomicU64; BUCKETS.len() + 1],
-    sum_nanos: AtomicU64,
-    count: AtomicU64,
+/// The content type of [`Metrics::encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A latency histogram in seconds with [`BUCKETS`] (clones share the counts).
+#[derive(Debug, Clone)]
+pub struct Histogram(histogram::Histogram);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram(histogram::Histogram::new(BUCKETS.into_iter()))
+    }
 }
 
 impl Histogram {
     /// Records one observation.
     pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        let i = BUCKETS
-            .iter()
-            .position(|&b| secs <= b)
-            .unwrap_or(BUCKETS.len());
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos
-            .fetch_add(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.0.observe(d.as_secs_f64());
+    }
+}
+
+/// The metrics of one scrape, in registration order.
+#[derive(Debug, Default)]
+pub struct Metrics(Registry);
+
+impl Metrics {
+    /// Adds `h` as `name` (`help` without a final period: the encoder adds one).
+    pub fn histogram(&mut self, name: &str, help: &str, h: &Histogram) {
+        self.0.register(name, help, h.0.clone());
     }
 
-    /// Observations so far.
-    pub fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
+    /// Adds a counter read at scrape time; the text names it `{name}_total`.
+    pub fn counter(&mut self, name: &str, help: &str, value: u64) {
+        self.0.register(name, help, ConstCounter::new(value));
     }
 
-    /// Appends the histogram in Prometheus text format as `name`.
-    pub fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        let mut cum = 0;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            cum += self.counts[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cum}");
-        }
-        cum += self.counts[BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cum}");
-        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cum}");
+    /// Adds a gauge read at scrape time (values above `i64::MAX` are shown as `i64::MAX`).
+    pub fn gauge(&mut self, name: &str, help: &str, value: u64) {
+        let v = i64::try_from(value).unwrap_or(i64::MAX);
+        self.0.register(name, help, ConstGauge::new(v));
+    }
+
+    /// The OpenMetrics text of everything added, ending in `# EOF`. (Writing to a `String`
+    /// cannot fail; an error would mean a metric the encoder rejects, such as a bad name.)
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.0)?;
+        Ok(out)
     }
 }
 
@@ -152,30 +164,31 @@ impl FileHandle for TimedFile {
     }
 }
 
-/// Appends a counter or gauge.
-pub fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
-    let _ = writeln!(
-        out,
-        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn histogram_is_cumulative() {
+    fn histogram_is_cumulative_and_counters_get_total() {
         let h = Histogram::default();
         h.observe(Duration::from_micros(500));
         h.observe(Duration::from_millis(3));
         h.observe(Duration::from_secs(20));
-        let mut s = String::new();
-        h.render(&mut s, "x", "help");
+        let mut m = Metrics::default();
+        m.histogram("x", "help", &h);
+        m.counter("c", "a counter", 7);
+        m.gauge("g", "a gauge", u64::MAX);
+        let s = m.encode().unwrap();
         assert!(s.contains("x_bucket{le=\"0.001\"} 1\n"), "{s}");
         assert!(s.contains("x_bucket{le=\"0.004\"} 2\n"), "{s}");
         assert!(s.contains("x_bucket{le=\"8.192\"} 2\n"), "{s}");
         assert!(s.contains("x_bucket{le=\"+Inf\"} 3\n"), "{s}");
         assert!(s.contains("x_count 3\n"), "{s}");
+        assert!(
+            s.contains("# HELP c a counter.\n# TYPE c counter\nc_total 7\n"),
+            "{s}"
+        );
+        assert!(s.contains(&format!("g {}\n", i64::MAX)), "{s}");
+        assert!(s.ends_with("# EOF\n"), "{s}");
     }
 }
