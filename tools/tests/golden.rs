@@ -14,9 +14,13 @@
 //!   `STELE_REGEN_FIXTURES=1 cargo test -p stele-tools --test golden fixtures_are_reproducible`
 //! - the outputs: `STELE_REGEN_GOLDEN=1 cargo test -p stele-tools --test golden golden_outputs`
 //!
-//! and review the diff.
+//! Each regeneration writes its files (by rename, so an interrupted one leaves old or new) and
+//! then fails on purpose; rerun without the variable to compare, and review the diff. Without
+//! the variables the tests only compare and never write.
 
 mod common;
+
+use std::path::Path;
 
 use base64::Engine as _;
 use common::{copy_fixture, fixture_files, fixtures_dir, run_in_process, write_fixture, FIXTURES};
@@ -71,19 +75,16 @@ const CASES: &[(&str, &str, &[&str])] = &[
 
 #[test]
 fn fixtures_are_reproducible() {
-    let regen = std::env::var_os("STELE_REGEN_FIXTURES").is_some();
+    if std::env::var_os("STELE_REGEN_FIXTURES").is_some() {
+        for name in FIXTURES {
+            regenerate_fixture(name);
+        }
+        panic!("regenerated the fixtures; rerun without STELE_REGEN_FIXTURES to compare");
+    }
     for name in FIXTURES {
         let tmp = tempfile::tempdir().unwrap();
         write_fixture(name, tmp.path());
         let committed = fixtures_dir().join(name);
-        if regen {
-            let _ = std::fs::remove_dir_all(&committed);
-            for f in fixture_files(tmp.path()) {
-                let to = committed.join(&f);
-                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-                std::fs::copy(tmp.path().join(&f), to).unwrap();
-            }
-        }
         let files = fixture_files(tmp.path());
         assert_eq!(files, fixture_files(&committed), "{name}: files differ");
         for f in files {
@@ -98,11 +99,32 @@ fn fixtures_are_reproducible() {
     }
 }
 
+/// Writes fixture `name` afresh next to the committed one, then swaps it in by renames, so an
+/// interrupted regeneration leaves the old fixture or the new one, not a mix.
+fn regenerate_fixture(name: &str) {
+    let committed = fixtures_dir().join(name);
+    let fresh = fixtures_dir().join(format!("{name}.new"));
+    let old = fixtures_dir().join(format!("{name}.old"));
+    let _ = std::fs::remove_dir_all(&fresh);
+    let _ = std::fs::remove_dir_all(&old);
+    let tmp = tempfile::tempdir().unwrap();
+    write_fixture(name, tmp.path());
+    for f in fixture_files(tmp.path()) {
+        let to = fresh.join(&f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(tmp.path().join(&f), to).unwrap();
+    }
+    if committed.exists() {
+        std::fs::rename(&committed, &old).unwrap();
+    }
+    std::fs::rename(&fresh, &committed).unwrap();
+    let _ = std::fs::remove_dir_all(&old);
+}
+
 #[test]
 fn golden_outputs() {
     let regen = std::env::var_os("STELE_REGEN_GOLDEN").is_some();
     let golden = fixtures_dir().join("golden");
-    std::fs::create_dir_all(&golden).unwrap();
     let mut failed = Vec::new();
     for (fixture, suffix, args) in CASES {
         let dir = copy_fixture(fixture);
@@ -110,7 +132,8 @@ fn golden_outputs() {
         let got = format!("exit status: {code}\n--- stdout\n{out}--- stderr\n{err}");
         let path = golden.join(format!("{fixture}.{suffix}"));
         if regen {
-            std::fs::write(&path, &got).unwrap();
+            write_atomically(&path, &got);
+            continue;
         }
         let want = std::fs::read_to_string(&path).unwrap_or_default();
         if got != want {
@@ -118,7 +141,19 @@ fn golden_outputs() {
             failed.push(path.display().to_string());
         }
     }
+    assert!(
+        !regen,
+        "regenerated the golden outputs; rerun without STELE_REGEN_GOLDEN to compare"
+    );
     assert!(failed.is_empty(), "golden outputs differ: {failed:?}");
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 /// Parses JSON lines.
