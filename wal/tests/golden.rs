@@ -3,7 +3,10 @@
 //! Salts are made deterministic with `salt_seed`, and the log is written to the simulated disk,
 //! so the bytes are the same on every run. If the format changes on purpose, bump
 //! `FORMAT_VERSION`, regenerate with `STELE_REGEN_GOLDEN=1 cargo test -p stele-wal --test golden`,
-//! and update the worked example in docs/FORMAT.md.
+//! and update the worked example in docs/FORMAT.md. Regeneration writes each file (to a temporary
+//! name, then renamed over the old one) and then fails on purpose: rerun without the variable to
+//! compare and review the diff. Without the variable the test only compares and never writes, so
+//! a variable left set in an environment cannot make it pass.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,12 +74,19 @@ fn small_log_bytes_are_pinned() {
         2,
         "expected one sealed and one active segment: {names:?}"
     );
+    if std::env::var_os("STELE_REGEN_GOLDEN").is_some() {
+        for name in &names {
+            let bytes = fs.read_file(&Path::new("/w").join(name)).unwrap();
+            let golden = golden_dir().join(name);
+            let tmp = golden_dir().join(format!("{name}.tmp"));
+            std::fs::write(&tmp, &bytes).unwrap();
+            std::fs::rename(&tmp, &golden).unwrap();
+        }
+        panic!("regenerated {names:?}; rerun without STELE_REGEN_GOLDEN to compare");
+    }
     for name in &names {
         let bytes = fs.read_file(&Path::new("/w").join(name)).unwrap();
         let golden = golden_dir().join(name);
-        if std::env::var_os("STELE_REGEN_GOLDEN").is_some() {
-            std::fs::write(&golden, &bytes).unwrap();
-        }
         let want = std::fs::read(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
         assert!(
             bytes == want,
