@@ -6,24 +6,71 @@
 //! to it through a [`NodeHandle`]: proposals resolve when applied, membership changes and
 //! leadership transfer are requests, reads are linearizable through raft's read index.
 //!
-//! ```no_run
-//! use stele_raft::{MemKv, KvCommand, Node, NodeConfig, mem_net::MemNetwork};
+//! A single-node group over a [`DiskStorage`](stele_storage::DiskStorage) with a
+//! [`TcpTransport`] and a state machine of the application's own (stele-kv, in the
+//! `stele-tools` crate, is the same with more nodes and a key-value map):
+//!
+//! ```
+//! use std::io::{self, Read, Write};
+//! use std::net::TcpListener;
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//!
+//! use raft::eraftpb::{ConfChangeV2, ConfState};
+//! use stele_raft::{Node, NodeConfig, PeerBook, StateMachine, TcpConfig, TcpTransport};
 //! use stele_storage::{DiskStorage, StorageOptions};
-//! # fn main() -> stele_raft::Result<()> {
-//! let net = MemNetwork::new(7);
-//! let storage = DiskStorage::open("/tmp/node1", StorageOptions::default())?;
-//! let kv = MemKv::new();
+//!
+//! /// Adds up the `u64`s proposed (little endian); the result of an entry is the new total.
+//! #[derive(Clone, Default)]
+//! struct Sum(Arc<Mutex<(u64, u64)>>); // (applied index, total)
+//!
+//! impl StateMachine for Sum {
+//!     fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+//!         let mut st = self.0.lock().unwrap();
+//!         st.0 = index;
+//!         if let Ok(n) = <[u8; 8]>::try_from(data) {
+//!             st.1 += u64::from_le_bytes(n);
+//!         }
+//!         st.1.to_le_bytes().to_vec()
+//!     }
+//!     fn apply_conf_change(&mut self, index: u64, _: &ConfChangeV2, _: &ConfState) {
+//!         self.0.lock().unwrap().0 = index;
+//!     }
+//!     fn applied_index(&self) -> u64 {
+//!         self.0.lock().unwrap().0
+//!     }
+//!     fn snapshot(&mut self, w: &mut dyn Write) -> io::Result<()> {
+//!         w.write_all(&self.0.lock().unwrap().1.to_le_bytes())
+//!     }
+//!     fn restore(&mut self, index: u64, r: &mut dyn Read) -> io::Result<()> {
+//!         let mut total = [0u8; 8];
+//!         r.read_exact(&mut total)?;
+//!         *self.0.lock().unwrap() = (index, u64::from_le_bytes(total));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let storage = DiskStorage::open(dir.path(), StorageOptions::default())?;
+//! // Peers' raft addresses go in the peer book (this group has no other member).
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let transport = TcpTransport::new(1, listener, PeerBook::default(), TcpConfig::default())?;
+//! let sum = Sum::default();
 //! let node = Node::start(
 //!     NodeConfig::new(1, vec![1]),
 //!     storage,
-//!     Box::new(kv.clone()),
-//!     Box::new(net.endpoint(1)),
+//!     Box::new(sum.clone()),
+//!     Box::new(transport),
 //! )?;
 //! node.campaign();
-//! let put = KvCommand::Put { key: b"k".to_vec(), value: b"v".to_vec() };
-//! node.propose(put.encode()).wait()?;
-//! assert_eq!(kv.get(b"k"), Some(b"v".to_vec()));
-//! node.shutdown()
+//! let leader = node.wait_status(Duration::from_secs(10), |s| s.role == raft::StateRole::Leader);
+//! assert!(leader.is_some(), "a one-node group elects itself");
+//! let applied = node.propose(5u64.to_le_bytes().to_vec()).wait()?;
+//! assert_eq!(applied.result, 5u64.to_le_bytes());
+//! assert_eq!(sum.0.lock().unwrap().1, 5);
+//! node.shutdown()?;
+//! # Ok(())
 //! # }
 //! ```
 //!
@@ -40,7 +87,6 @@ mod callback;
 mod config;
 mod driver;
 mod error;
-pub mod kv;
 pub mod mem_net;
 mod node;
 mod pending;
@@ -52,7 +98,6 @@ mod transport;
 
 pub use config::NodeConfig;
 pub use error::{Error, Result};
-pub use kv::{KvCommand, KvDigest, MemKv};
 pub use node::{Applied, Node, NodeHandle, Proposal, ReadHandle, Status};
 pub use state_machine::{SnapshotSource, StateMachine};
 pub use tcp::{PeerBook, TcpConfig, TcpTransport};

@@ -21,8 +21,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use common::{fast_config, put, Cluster, WAIT};
-use stele_raft::kv::decode_result;
+use common::{decode_result, fast_config, put, Cluster, WAIT};
 use stele_raft::{Error, NodeHandle};
 
 type Handles = Arc<Mutex<BTreeMap<u64, NodeHandle>>>;

@@ -12,10 +12,10 @@ mod common;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use common::{fast_config, put, sim_options, three_led_by_1, wait_until, Release};
+use common::{fast_config, put, sim_options, three_led_by_1, wait_until, Release, TestKv};
 use raft::eraftpb::MessageType;
 use stele_raft::mem_net::MemNetwork;
-use stele_raft::{MemKv, Node};
+use stele_raft::Node;
 use stele_storage::DiskStorage;
 use stele_wal::fs::sim::SimFs;
 
@@ -25,7 +25,7 @@ fn one_fsync_covers_the_readies_appended_while_another_was_in_flight() {
     let storage = DiskStorage::open("/p", sim_options(&fs)).unwrap();
     let mut cfg = fast_config(1, &[1]);
     cfg.snapshot_interval = 0;
-    let kv = MemKv::new();
+    let kv = TestKv::new();
     let node = Node::start(
         cfg,
         storage.clone(),

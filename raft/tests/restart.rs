@@ -14,7 +14,7 @@
 //! - `commit_index_lost_in_a_crash_is_moved_up_to_applied`: the machine checkpoints every entry,
 //!   the disk loses the unsynced commit index in a power cut, and the node still restarts
 //!   (raft would panic on `applied > commit`);
-//! - `in_memory_machine_restores_from_snapshot`: `MemKv` (no durable state) restarts from the
+//! - `in_memory_machine_restores_from_snapshot`: `TestKv` (no durable state) restarts from the
 //!   newest snapshot plus the log after it.
 
 mod common;
@@ -25,10 +25,10 @@ use std::path::Path;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 
-use common::{fast_config, put, sim_options, WAIT};
+use common::{decode_put, fast_config, put, sim_options, TestKv, WAIT};
 use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, ConfState};
 use stele_raft::mem_net::MemNetwork;
-use stele_raft::{KvCommand, MemKv, Node, NodeConfig, StateMachine};
+use stele_raft::{Node, NodeConfig, StateMachine};
 use stele_storage::DiskStorage;
 use stele_wal::fs::sim::{CrashMode, SimFs};
 use stele_wal::fs::FileSystem as _;
@@ -105,7 +105,7 @@ impl Durable {
 impl StateMachine for Durable {
     fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
         self.step(index);
-        if let Some(KvCommand::Put { key, value }) = KvCommand::decode(data) {
+        if let Some((key, value)) = decode_put(data) {
             self.state.map.insert(key, value);
         }
         if matches!(self.policy, Policy::EveryEntry) {
@@ -311,7 +311,7 @@ fn in_memory_machine_restores_from_snapshot() {
     let mut cfg = fast_config(1, &[1]);
     cfg.snapshot_interval = 25;
     cfg.compaction_tail = 5;
-    let kv = MemKv::new();
+    let kv = TestKv::new();
     let endpoint = Box::new(net.endpoint(1));
     let node = Node::start(cfg.clone(), storage, Box::new(kv.clone()), endpoint).unwrap();
     node.campaign();
@@ -346,7 +346,7 @@ fn in_memory_machine_restores_from_snapshot() {
     );
 
     let storage = DiskStorage::open("/mem", opts).unwrap();
-    let kv2 = MemKv::new();
+    let kv2 = TestKv::new();
     let endpoint = Box::new(net.endpoint(1));
     let node = Node::start(cfg, storage, Box::new(kv2.clone()), endpoint).unwrap();
     node.wait_status(WAIT, |s| s.applied >= last)

@@ -13,10 +13,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use common::{fast_config, put, sim_options, WAIT};
+use common::{fast_config, put, sim_options, TestKv, WAIT};
 use raft::eraftpb::{Message, MessageType};
 use raft::SnapshotStatus;
-use stele_raft::{Inbound, Mailbox, MemKv, Node, PeerBook, TcpConfig, TcpTransport, Transport};
+use stele_raft::{Inbound, Mailbox, Node, PeerBook, TcpConfig, TcpTransport, Transport};
 use stele_storage::DiskStorage;
 use stele_wal::fs::sim::SimFs;
 
@@ -187,7 +187,7 @@ fn three_nodes_over_tcp() {
         let id = i as u64 + 1;
         let fs = SimFs::new();
         let storage = DiskStorage::open(format!("/tcp{id}"), sim_options(&fs)).unwrap();
-        let kv = MemKv::new();
+        let kv = TestKv::new();
         let t = TcpTransport::new(id, l, peers.clone(), tcp_config()).unwrap();
         let node = Node::start(
             fast_config(id, &[1, 2, 3]),

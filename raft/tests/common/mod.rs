@@ -4,11 +4,14 @@
 //! sleeps and hopes.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use raft::eraftpb::{ConfChangeV2, ConfState};
 use stele_raft::mem_net::MemNetwork;
-use stele_raft::{KvCommand, MemKv, Node, NodeConfig, NodeHandle, Status};
+use stele_raft::{Node, NodeConfig, NodeHandle, StateMachine, Status};
 use stele_storage::{DiskStorage, StorageOptions};
 use stele_wal::fs::sim::{CrashMode, SimFs};
 
@@ -36,20 +39,183 @@ pub fn fast_config(id: u64, peers: &[u64]) -> NodeConfig {
     c
 }
 
-/// A put of `key = value` as proposal bytes.
+/// A put of `key = value` as proposal bytes: `u32 key length (LE) | key | value`.
 pub fn put(key: &str, value: &str) -> Vec<u8> {
-    KvCommand::Put {
-        key: key.as_bytes().to_vec(),
-        value: value.as_bytes().to_vec(),
+    let mut out = (key.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(value.as_bytes());
+    out
+}
+
+/// The `(key, value)` of a [`put`]'s bytes; `None` if they are not one.
+pub fn decode_put(data: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let len = u32::from_le_bytes(data.get(..4)?.try_into().ok()?) as usize;
+    let key = data.get(4..4 + len)?.to_vec();
+    let value = data.get(4 + len..)?.to_vec();
+    Some((key, value))
+}
+
+/// The previous value in the result bytes of an applied [`put`] (`None`: there was none).
+pub fn decode_result(result: &[u8]) -> Option<Vec<u8>> {
+    match result.split_first() {
+        Some((1, prev)) => Some(prev.to_vec()),
+        _ => None,
     }
-    .encode()
+}
+
+/// Replay fingerprint of a [`TestKv`]: equal digests mean the same commands were applied at the
+/// same indices (up to hash collisions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Digest {
+    /// The applied index.
+    pub applied: u64,
+    /// Non-empty entries applied (malformed ones included).
+    pub writes: u64,
+    /// FNV-1a chain over every applied `(index, command)`.
+    pub chain: u64,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+#[derive(Debug)]
+struct KvState {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    digest: Digest,
+}
+
+/// The tests' state machine: an in-memory map of [`put`]s plus a [`Digest`], both carried in
+/// its snapshots; nothing on disk, so a restarted node restores it from the newest snapshot.
+/// Clones share the state (the test reads through one, the node applies through another).
+#[derive(Debug, Clone)]
+pub struct TestKv(Arc<Mutex<KvState>>);
+
+impl Default for TestKv {
+    fn default() -> Self {
+        TestKv::new()
+    }
+}
+
+impl TestKv {
+    pub fn new() -> TestKv {
+        TestKv(Arc::new(Mutex::new(KvState {
+            map: BTreeMap::new(),
+            digest: Digest {
+                applied: 0,
+                writes: 0,
+                chain: FNV_OFFSET,
+            },
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, KvState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.lock().map.get(key).cloned()
+    }
+
+    pub fn entries(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.lock().map.clone()
+    }
+
+    pub fn digest(&self) -> Digest {
+        self.lock().digest
+    }
+}
+
+fn read_u64(r: &mut dyn Read) -> io::Result<u64> {
+    let mut b = [0u8; 8];
+    r.read_exact(&mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn read_bytes(r: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let len = read_u64(r)?;
+    let mut v = Vec::new();
+    r.take(len).read_to_end(&mut v)?;
+    if v.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(v)
+}
+
+impl StateMachine for TestKv {
+    fn apply(&mut self, index: u64, data: &[u8]) -> Vec<u8> {
+        let mut st = self.lock();
+        st.digest.applied = index;
+        if data.is_empty() {
+            return Vec::new(); // a new leader's entry
+        }
+        st.digest.writes += 1;
+        let chain = fnv(st.digest.chain, &index.to_le_bytes());
+        st.digest.chain = fnv(fnv(chain, &(data.len() as u64).to_le_bytes()), data);
+        match decode_put(data) {
+            Some((key, value)) => match st.map.insert(key, value) {
+                Some(prev) => [&[1u8][..], &prev].concat(),
+                None => vec![0],
+            },
+            None => vec![2],
+        }
+    }
+
+    fn apply_conf_change(&mut self, index: u64, _change: &ConfChangeV2, _cs: &ConfState) {
+        self.lock().digest.applied = index;
+    }
+
+    fn applied_index(&self) -> u64 {
+        self.lock().digest.applied
+    }
+
+    /// `writes u64 | chain u64 | pair count u64`, then per pair `u64 len | key | u64 len |
+    /// value` (all little endian).
+    fn snapshot(&mut self, w: &mut dyn Write) -> io::Result<()> {
+        let st = self.lock();
+        let d = st.digest;
+        for n in [d.writes, d.chain, st.map.len() as u64] {
+            w.write_all(&n.to_le_bytes())?;
+        }
+        for (k, v) in &st.map {
+            for b in [k, v] {
+                w.write_all(&(b.len() as u64).to_le_bytes())?;
+                w.write_all(b)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, index: u64, r: &mut dyn Read) -> io::Result<()> {
+        let mut r = io::BufReader::new(r);
+        let (writes, chain, count) = (read_u64(&mut r)?, read_u64(&mut r)?, read_u64(&mut r)?);
+        let mut map = BTreeMap::new();
+        for _ in 0..count {
+            let k = read_bytes(&mut r)?;
+            map.insert(k, read_bytes(&mut r)?);
+        }
+        let mut st = self.lock();
+        st.map = map;
+        st.digest = Digest {
+            applied: index,
+            writes,
+            chain,
+        };
+        Ok(())
+    }
 }
 
 /// One node of a test cluster: its disk survives restarts, its state machine does not.
 pub struct TestNode {
     pub id: u64,
     pub fs: SimFs,
-    pub kv: MemKv,
+    pub kv: TestKv,
     pub node: Option<Node>,
 }
 
@@ -72,7 +238,7 @@ impl Cluster {
             .map(|&id| TestNode {
                 id,
                 fs: SimFs::new(),
-                kv: MemKv::new(),
+                kv: TestKv::new(),
                 node: None,
             })
             .collect();
@@ -91,7 +257,7 @@ impl Cluster {
         self.nodes.push(TestNode {
             id,
             fs: SimFs::new(),
-            kv: MemKv::new(),
+            kv: TestKv::new(),
             node: None,
         });
     }
@@ -103,7 +269,7 @@ impl Cluster {
             .expect("no such node")
     }
 
-    pub fn kv(&self, id: u64) -> MemKv {
+    pub fn kv(&self, id: u64) -> TestKv {
         self.nodes
             .iter()
             .find(|n| n.id == id)
@@ -120,7 +286,7 @@ impl Cluster {
         assert!(tn.node.is_none(), "node {id} is running");
         let storage = DiskStorage::open(format!("/node{id}"), sim_options(&tn.fs))
             .unwrap_or_else(|e| panic!("node {id}: open storage: {e}"));
-        tn.kv = MemKv::new();
+        tn.kv = TestKv::new();
         let node = Node::start(cfg, storage, Box::new(tn.kv.clone()), Box::new(endpoint))
             .unwrap_or_else(|e| panic!("node {id}: start: {e}"));
         tn.node = Some(node);

@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 
 use raft::eraftpb::ConfState;
 use serde_json::json;
-use stele_raft::{Error, KvCommand, MemKv, NodeHandle};
+use stele_raft::{Error, NodeHandle};
 use stele_storage::DiskStorage;
 
 use super::http::{percent_decode, Request, Response};
 use super::machine::Members;
+use super::memkv::{KvCommand, MemKv};
 use super::metrics::{Histogram, Metrics, CONTENT_TYPE};
 use super::server::Responder;
 

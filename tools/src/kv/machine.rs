@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use raft::eraftpb::{ConfChangeType, ConfChangeV2, ConfState};
-use stele_raft::{MemKv, PeerBook, SnapshotSource, StateMachine};
+use stele_raft::{PeerBook, SnapshotSource, StateMachine};
+
+use super::memkv::MemKv;
 
 const MAGIC: &[u8; 8] = b"STELEKVM";
 /// The longest address a snapshot may carry (a damaged length must not allocate gigabytes).
@@ -189,8 +191,8 @@ impl StateMachine for KvMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kv::memkv::KvCommand;
     use raft::eraftpb::ConfChangeSingle;
-    use stele_raft::KvCommand;
 
     fn cc(t: ConfChangeType, id: u64, ctx: &str) -> ConfChangeV2 {
         let mut s = ConfChangeSingle::default();

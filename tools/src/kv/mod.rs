@@ -1,7 +1,7 @@
 //! `stele-kv`: a replicated key-value node over stele-raft, with an HTTP API.
 //!
 //! One process is one raft node: a [`KvMachine`] (the in-memory
-//! [`MemKv`] plus the member table) applied by a [`Node`] over a
+//! [`MemKv`](memkv::MemKv) plus the member table) applied by a [`Node`] over a
 //! [`DiskStorage`] in `<data-dir>/{wal,snap}`, talking to its peers with a [`TcpTransport`],
 //! and an HTTP server on `127.0.0.1:<port>` (see [`api`] for the routes).
 //!
@@ -12,6 +12,7 @@
 pub mod api;
 pub mod http;
 pub mod machine;
+pub mod memkv;
 pub mod metrics;
 pub mod server;
 
@@ -22,10 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use stele_raft::{MemKv, Node, NodeConfig, PeerBook, TcpConfig, TcpTransport};
+use stele_raft::{Node, NodeConfig, PeerBook, TcpConfig, TcpTransport};
 use stele_storage::{DiskStorage, StorageOptions};
 
 use machine::{KvMachine, Members};
+use memkv::MemKv;
 use metrics::{Histogram, TimedFs};
 
 /// Purged WAL segments kept for reuse (each 64 MiB).

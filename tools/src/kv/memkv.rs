@@ -1,5 +1,4 @@
-//! [`MemKv`]: a small in-memory key-value [`StateMachine`] made durable by snapshots only, for
-//! tests and for the stele-kv demonstration.
+//! [`MemKv`]: stele-kv's in-memory key-value [`StateMachine`], made durable by snapshots only.
 //!
 //! It keeps nothing on disk itself: after a restart it is empty (applied index 0) and the node
 //! restores it from the newest snapshot, then re-applies the log after it. Clones share one
@@ -20,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use raft::eraftpb::{ConfChangeV2, ConfState};
 
-use crate::state_machine::{SnapshotSource, StateMachine};
+use stele_raft::{SnapshotSource, StateMachine};
 
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
