@@ -81,12 +81,16 @@
 //!   the commit index;
 //! - snapshots are taken and the log compacted by policy ([`NodeConfig::snapshot_interval`],
 //!   [`NodeConfig::compaction_tail`]); followers too far behind get a snapshot.
+//!
+//! Cargo feature `testing` (off by default; for tests only): the module `mem_net`, an
+//! in-process network with seeded loss, delay, partitions and a record of every message.
 #![deny(missing_docs)]
 
 mod callback;
 mod config;
 mod driver;
 mod error;
+#[cfg(feature = "testing")]
 pub mod mem_net;
 mod node;
 mod pending;

@@ -1,6 +1,10 @@
 //! [`MemNetwork`]: an in-process network for tests, with seeded message loss, delay
 //! (reordering), partitions, and a record of every message handed to it.
 //!
+//! For tests only: it exists only with the `testing` feature, and is not a transport for
+//! production (nodes in one process, nothing crosses a socket). Real nodes use
+//! [`TcpTransport`](crate::TcpTransport) or their own [`Transport`].
+//!
 //! Semantics:
 //! - each message handed to an endpoint is first recorded (if recording is on), then dropped
 //!   if its link is cut (reported to the sender as unreachable) or lost at random (not
