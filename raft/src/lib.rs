@@ -82,6 +82,10 @@
 //! - snapshots are taken and the log compacted by policy ([`NodeConfig::snapshot_interval`],
 //!   [`NodeConfig::compaction_tail`]); followers too far behind get a snapshot.
 //!
+//! Modules depend one way (each imports only modules before it): `error` <- `callback`,
+//! `config`, `state_machine`, `transport` <- `types`, `restart` <- `pending` <- `driver` <-
+//! `node`; and `tcp_shared` <- `tcp_peer` <- `tcp`.
+//!
 //! Cargo feature `testing` (off by default; for tests only): the module `mem_net`, an
 //! in-process network with seeded loss, delay, partitions and a record of every message.
 #![deny(missing_docs)]
@@ -98,11 +102,14 @@ mod restart;
 mod state_machine;
 pub mod tcp;
 mod tcp_peer;
+mod tcp_shared;
 mod transport;
+mod types;
 
 pub use config::NodeConfig;
 pub use error::{Error, Result};
-pub use node::{Applied, Node, NodeHandle, Proposal, ReadHandle, Status};
+pub use node::{Node, NodeHandle, Proposal, ReadHandle};
 pub use state_machine::{SnapshotSource, StateMachine};
 pub use tcp::{PeerBook, TcpConfig, TcpTransport};
 pub use transport::{Inbound, Mailbox, Transport};
+pub use types::{Applied, Status};

@@ -10,12 +10,11 @@
 
 use std::ops::Deref;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use raft::eraftpb::{ConfChangeSingle, ConfChangeType, ConfChangeV2, ConfState};
-use raft::StateRole;
 use stele_storage::DiskStorage;
 
 use crate::callback::Callback;
@@ -23,16 +22,8 @@ use crate::config::NodeConfig;
 use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::state_machine::StateMachine;
-use crate::transport::{Inbound, Mailbox, Transport};
-
-/// The outcome of an applied proposal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Applied<T> {
-    /// The log index the entry was applied at.
-    pub index: u64,
-    /// The state machine's result (for a membership change: the configuration after it).
-    pub result: T,
-}
+use crate::transport::{Mailbox, Transport};
+use crate::types::{Applied, Command, Status, StatusCell};
 
 /// A pending proposal: resolves when its entry is applied, or with an error (see
 /// [`Error`] for which errors mean "definitely not applied").
@@ -88,105 +79,6 @@ impl ReadHandle {
             Err(RecvTimeoutError::Disconnected) => Err(Error::Stopped),
         }
     }
-}
-
-/// A snapshot of a node's state, published by its thread.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Status {
-    /// This node's id.
-    pub id: u64,
-    /// The leader this node knows of (0: none).
-    pub leader_id: u64,
-    /// The current term.
-    pub term: u64,
-    /// The node's role.
-    pub role: StateRole,
-    /// The commit index.
-    pub commit: u64,
-    /// The state machine's applied index.
-    pub applied: u64,
-    /// The first index in the log.
-    pub first_index: u64,
-    /// The last index in the log.
-    pub last_index: u64,
-    /// The index of the newest snapshot the node can serve (0: none).
-    pub snapshot_index: u64,
-    /// The configuration as of the applied index.
-    pub conf_state: ConfState,
-    /// Snapshots this node created from its state machine.
-    pub snapshots_created: u64,
-    /// Snapshots received from a leader and installed.
-    pub snapshots_installed: u64,
-    /// False once the node thread has stopped.
-    pub running: bool,
-}
-
-pub(crate) struct StatusCell {
-    status: Mutex<Status>,
-    changed: Condvar,
-}
-
-impl StatusCell {
-    pub fn new(status: Status) -> StatusCell {
-        StatusCell {
-            status: Mutex::new(status),
-            changed: Condvar::new(),
-        }
-    }
-
-    pub fn publish(&self, status: Status) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        if *s != status {
-            *s = status;
-            self.changed.notify_all();
-        }
-    }
-
-    fn get(&self) -> Status {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    fn wait(&self, timeout: Duration, pred: &mut dyn FnMut(&Status) -> bool) -> Option<Status> {
-        let deadline = Instant::now() + timeout;
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if pred(&s) {
-                return Some(s.clone());
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            s = self
-                .changed
-                .wait_timeout(s, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    }
-}
-
-/// A request to the node thread.
-pub(crate) enum Command {
-    Propose {
-        data: Vec<u8>,
-        reply: Callback<Applied<Vec<u8>>>,
-    },
-    ConfChange {
-        change: ConfChangeV2,
-        reply: Callback<Applied<ConfState>>,
-    },
-    ReadIndex {
-        reply: Callback<u64>,
-    },
-    TransferLeader(u64),
-    Campaign,
-    Inbound(Inbound),
-    /// The persister made progress (a wake-up: the driver polls it).
-    Persisted,
-    /// The background snapshot ended (a wake-up: the driver polls it).
-    SnapshotWritten,
-    Shutdown,
 }
 
 /// A cloneable handle to a running node.

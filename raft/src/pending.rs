@@ -18,7 +18,7 @@ use raft::ReadState;
 
 use crate::callback::Callback;
 use crate::error::Error;
-use crate::node::Applied;
+use crate::types::Applied;
 
 /// Where a proposal's outcome goes.
 #[derive(Debug)]

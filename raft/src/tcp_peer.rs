@@ -1,6 +1,6 @@
 //! The sender thread of one peer of a [`TcpTransport`](crate::TcpTransport): one persistent
 //! connection, reconnect with exponential backoff, and the delivery reports (see the invariants
-//! in [`crate::tcp`]).
+//! in the `tcp` module).
 
 use std::io::{self, BufWriter, Write};
 use std::net::TcpStream;
@@ -13,7 +13,7 @@ use protobuf::{CodedOutputStream, Message as _};
 use raft::eraftpb::{Message, MessageType};
 use raft::SnapshotStatus;
 
-use crate::tcp::{PeerBook, Shared, TcpConfig, MAGIC};
+use crate::tcp_shared::{PeerBook, Shared, TcpConfig, MAGIC};
 use crate::transport::Mailbox;
 
 /// Messages written back to back before one flush.

@@ -13,9 +13,9 @@ use raft::eraftpb::{Entry, Snapshot};
 
 use super::Driver;
 use crate::error::{Error, Result};
-use crate::node::Applied;
 use crate::pending::Reply;
 use crate::restart::conf_change_of;
+use crate::types::Applied;
 
 impl Driver {
     /// Applies committed entries and resolves their proposals.

@@ -44,11 +44,11 @@ use stele_storage::DiskStorage;
 
 use crate::config::NodeConfig;
 use crate::error::{Error, Result};
-use crate::node::{Command, Status, StatusCell};
 use crate::pending::Pending;
 use crate::restart::Recovered;
 use crate::state_machine::StateMachine;
 use crate::transport::{Inbound, Transport};
+use crate::types::{Command, Status, StatusCell};
 
 /// Commands taken from the channel before the Ready is handled (batching proposals).
 const MAX_COMMANDS_PER_READY: usize = 1024;

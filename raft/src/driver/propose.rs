@@ -19,8 +19,8 @@ use raft::StateRole;
 use super::Driver;
 use crate::callback::Callback;
 use crate::error::Error;
-use crate::node::Applied;
 use crate::pending::Reply;
+use crate::types::Applied;
 
 /// A data proposal waiting to be stepped: its bytes and where its outcome goes.
 pub(super) type Queued = (Vec<u8>, Callback<Applied<Vec<u8>>>);

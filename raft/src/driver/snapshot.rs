@@ -26,7 +26,7 @@ use stele_storage::DiskStorage;
 
 use super::Driver;
 use crate::error::{Error, Result};
-use crate::node::Command;
+use crate::types::Command;
 
 /// A snapshot being written on a thread of its own.
 pub(super) struct Background {
