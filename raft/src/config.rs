@@ -76,9 +76,14 @@ impl NodeConfig {
         }
     }
 
-    /// Checks the configuration (see the module docs).
+    /// Checks the configuration (see the module docs); [`Error::InvalidConfig`] says which rule
+    /// it breaks.
     pub fn validate(&self) -> Result<()> {
-        let bad = |s: &str| Err(Error::Invalid(s.to_string()));
+        let bad = |reason: &str| {
+            Err(Error::InvalidConfig {
+                reason: reason.to_string(),
+            })
+        };
         if self.id == 0 {
             return bad("node id 0 is reserved");
         }
@@ -121,5 +126,21 @@ impl NodeConfig {
         self.logger
             .clone()
             .unwrap_or_else(|| slog::Logger::root(slog::Discard, slog::o!()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_configuration_is_invalid_config() {
+        let mut c = NodeConfig::new(1, vec![1]);
+        c.heartbeat_tick = c.election_tick;
+        match c.validate() {
+            Err(Error::InvalidConfig { reason }) => assert!(reason.contains("heartbeat_tick")),
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+        assert!(NodeConfig::new(1, vec![1]).validate().is_ok());
     }
 }

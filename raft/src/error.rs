@@ -5,23 +5,28 @@
 //! - outcome unknown (the entry may still be, or may already have been, applied):
 //!   [`Error::Timeout`], [`Error::LeaderChanged`], [`Error::Unknown`], [`Error::Stopped`];
 //! - the node itself failed: [`Error::Storage`], [`Error::Raft`], [`Error::Io`],
-//!   [`Error::Codec`], [`Error::Panicked`], [`Error::Invalid`].
+//!   [`Error::Codec`], [`Error::Panicked`], [`Error::Invalid`];
+//! - the node was not started: [`Error::InvalidConfig`] (a bad [`NodeConfig`](crate::NodeConfig)).
+//!
+//! `Display` is this error's own message only; the error it wraps (storage, raft, I/O,
+//! protobuf) is its [`source`](std::error::Error::source), so a printer that walks the chain
+//! shows each message once.
 
 /// Every error stele-raft returns.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The storage failed; the node stops (a failed write or sync is never retried).
-    #[error("storage: {0}")]
+    #[error("storage failed")]
     Storage(#[from] stele_storage::Error),
     /// raft refused a call (for example an invalid configuration).
-    #[error("raft: {0}")]
+    #[error("raft refused the call")]
     Raft(#[from] raft::Error),
     /// An I/O error (state machine snapshot or restore, transport, thread start).
-    #[error("i/o: {0}")]
+    #[error("i/o failed")]
     Io(#[from] std::io::Error),
     /// A protobuf message did not encode or decode.
-    #[error("protobuf: {0}")]
+    #[error("protobuf encoding or decoding failed")]
     Codec(#[from] protobuf::ProtobufError),
     /// The proposal was not appended to the log, or its log slot was taken by another entry:
     /// it is definitely not applied. The text says why (no leader, leadership transfer in
@@ -49,9 +54,16 @@ pub enum Error {
     /// The node thread panicked.
     #[error("the node thread panicked")]
     Panicked,
-    /// An invalid configuration or argument, or on-disk state the driver cannot start from.
+    /// An invalid argument, or on-disk state the driver cannot start from.
     #[error("invalid: {0}")]
     Invalid(String),
+    /// A [`NodeConfig`](crate::NodeConfig) that does not pass
+    /// [`validate`](crate::NodeConfig::validate); the node is not started.
+    #[error("invalid configuration: {reason}")]
+    InvalidConfig {
+        /// Which rule the configuration breaks.
+        reason: String,
+    },
 }
 
 /// `Result` with [`Error`].
@@ -62,5 +74,22 @@ impl Error {
     /// [`Error::ConfChangeRejected`]): the caller may retry without risk of a duplicate.
     pub fn is_definitely_not_applied(&self) -> bool {
         matches!(self, Error::Dropped(_) | Error::ConfChangeRejected(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    /// A wrapping error prints its own message only; the wrapped one is its source.
+    #[test]
+    fn display_leaves_the_source_to_source() {
+        let e = Error::from(std::io::Error::other("disk on fire"));
+        assert_eq!(e.to_string(), "i/o failed");
+        assert_eq!(
+            e.source().map(|s| s.to_string()).as_deref(),
+            Some("disk on fire")
+        );
     }
 }

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use raft::eraftpb::ConfState;
 use serde_json::json;
 use stele_raft::{Error, NodeHandle};
+
+use crate::error::Chain;
 use stele_storage::DiskStorage;
 
 use super::http::{percent_decode, Request, Response};
@@ -61,12 +63,18 @@ fn not_committed(what: &str, e: &Error) -> Response {
     if e.is_definitely_not_applied() {
         Response::text(
             503,
-            format!("{what} not committed: {e}; it was definitely not applied, retry"),
+            format!(
+                "{what} not committed: {}; it was definitely not applied, retry",
+                Chain(e)
+            ),
         )
     } else {
         Response::text(
             503,
-            format!("{what} not confirmed: {e}; the outcome is unknown (it may still be applied)"),
+            format!(
+                "{what} not confirmed: {}; the outcome is unknown (it may still be applied)",
+                Chain(e)
+            ),
         )
     }
 }
@@ -158,7 +166,10 @@ impl App {
                 Ok(_) => lookup(&kv, &key),
                 Err(e) => Response::text(
                     503,
-                    format!("linearizable read failed: {e}; retry, or read with ?stale=true"),
+                    format!(
+                        "linearizable read failed: {}; retry, or read with ?stale=true",
+                        Chain(&e)
+                    ),
                 ),
             })
         });

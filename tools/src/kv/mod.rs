@@ -26,6 +26,7 @@ use clap::Parser;
 use stele_raft::{Node, NodeConfig, PeerBook, TcpConfig, TcpTransport};
 use stele_storage::{DiskStorage, StorageOptions};
 
+use crate::error::{Chain, Failure};
 use machine::{KvMachine, Members};
 use memkv::MemKv;
 use metrics::{Histogram, TimedFs};
@@ -76,43 +77,45 @@ pub fn main_with_args() -> i32 {
     match run(args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("stele-kv: {e}");
+            eprintln!("error: {}", Chain(&e));
             1
         }
     }
 }
 
 /// The raft addresses of `--cluster`.
-pub fn parse_cluster(s: &str) -> Result<Vec<SocketAddr>, String> {
+pub fn parse_cluster(s: &str) -> Result<Vec<SocketAddr>, Failure> {
     s.split(',')
         .map(|a| {
             let a = a.trim();
-            a.parse::<SocketAddr>()
-                .map_err(|e| format!("--cluster: {a:?} is not an address (ip:port): {e}"))
+            a.parse::<SocketAddr>().map_err(|e| {
+                Failure::because(format!("--cluster: {a:?} is not an address (ip:port)"), e)
+            })
         })
         .collect()
 }
 
 /// Runs a node (see the module docs) until SIGINT or SIGTERM.
-pub fn run(args: Args) -> Result<(), String> {
+pub fn run(args: Args) -> Result<(), Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal: {e}"))?;
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| Failure::because("signal", e))?;
     }
     run_until(args, stop)
 }
 
 /// Runs a node until `stop` is set (what [`run`] does, without the signal handlers: for
 /// running several nodes in one process, as the benchmark does).
-pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
+pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     let cluster = parse_cluster(&args.cluster)?;
     if args.id == 0 || args.id as usize > cluster.len() {
-        return Err(format!(
+        return Err(Failure::new(format!(
             "--id {} needs a raft address: --cluster lists {} (ids 1..={})",
             args.id,
             cluster.len(),
             cluster.len()
-        ));
+        )));
     }
     let raft_addr = cluster[args.id as usize - 1];
     let dir = args
@@ -126,15 +129,15 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
     // Segments purged behind a snapshot are reused rather than deleted: a new segment then
     // needs no 64 MiB zero-fill (which stalls the append that cuts it for ~100 ms).
     opts.wal.recycle = WAL_RECYCLE;
-    let storage =
-        DiskStorage::open(&dir, opts).map_err(|e| format!("opening {}: {e}", dir.display()))?;
+    let storage = DiskStorage::open(&dir, opts)
+        .map_err(|e| Failure::because(format!("opening {}", dir.display()), e))?;
     let rec = storage.recovery().clone();
 
-    let raft_listener =
-        TcpListener::bind(raft_addr).map_err(|e| format!("raft address {raft_addr}: {e}"))?;
+    let raft_listener = TcpListener::bind(raft_addr)
+        .map_err(|e| Failure::because(format!("raft address {raft_addr}"), e))?;
     let http_addr = SocketAddr::from(([127, 0, 0, 1], args.port));
-    let http_listener =
-        TcpListener::bind(http_addr).map_err(|e| format!("HTTP address {http_addr}: {e}"))?;
+    let http_listener = TcpListener::bind(http_addr)
+        .map_err(|e| Failure::because(format!("HTTP address {http_addr}"), e))?;
 
     let peers = PeerBook::default();
     let founders: Vec<(u64, SocketAddr)> = cluster
@@ -152,7 +155,7 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
     }
     let machine = KvMachine::new(kv.clone(), members.clone(), peers.clone(), machine_founders);
     let transport = TcpTransport::new(args.id, raft_listener, peers, TcpConfig::default())
-        .map_err(|e| format!("transport: {e}"))?;
+        .map_err(|e| Failure::because("transport", e))?;
 
     let voters: Vec<u64> = if args.join {
         Vec::new()
@@ -168,7 +171,7 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
     let timeout = Duration::from_millis(args.request_timeout_ms.max(1));
     cfg.proposal_timeout = timeout;
     let node = Node::start(cfg, storage.clone(), Box::new(machine), Box::new(transport))
-        .map_err(|e| format!("starting the node: {e}"))?;
+        .map_err(|e| Failure::because("starting the node", e))?;
     let st = node.status();
     println!(
         "stele-kv: node {} raft {raft_addr} http http://{http_addr} data {}{}; recovered \
@@ -201,8 +204,8 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), String> {
     let served = server::serve(http_listener, handler, opts, stop);
     println!("stele-kv: node {}: stopping", args.id);
     let r = node.shutdown();
-    served.map_err(|e| format!("the HTTP server failed: {e}"))?;
-    r.map_err(|e| format!("the node stopped with an error: {e}"))?;
+    served.map_err(|e| Failure::because("the HTTP server failed", e))?;
+    r.map_err(|e| Failure::because("the node stopped with an error", e))?;
     println!("stele-kv: node {}: stopped", args.id);
     Ok(())
 }
