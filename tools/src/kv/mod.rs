@@ -1,7 +1,7 @@
 //! `stele-kv`: a replicated key-value node over stele-raft, with an HTTP API.
 //!
 //! One process is one raft node: a [`KvMachine`] (the in-memory
-//! [`MemKv`](memkv::MemKv) plus the member table) applied by a [`Node`] over a
+//! [`MemKv`] plus the member table) applied by a [`Node`] over a
 //! [`DiskStorage`] in `<data-dir>/{wal,snap}`, talking to its peers with a [`TcpTransport`],
 //! and an HTTP server on `127.0.0.1:<port>` (see [`api`] for the routes).
 //!
