@@ -79,6 +79,10 @@ pub enum Damage {
         /// The first index found.
         found: u64,
     },
+    /// A batch is where no batch of its kind may be: a segment that does not start with its
+    /// head batch, or a state record outside one.
+    #[error("{0}")]
+    Misplaced(&'static str),
     /// A batch belongs to a raft group this version does not know.
     #[error("unknown group id {0}")]
     UnknownGroup(u32),
@@ -129,6 +133,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The options passed to [`Wal::open`](crate::Wal::open) are out of range.
+    #[error("invalid options: {reason}")]
+    InvalidOptions {
+        /// Which option, and its allowed range.
+        reason: String,
+    },
     /// The caller's batch breaks the log's rules (non-consecutive indices, a gap, an overwrite
     /// of compacted entries, too large).
     #[error("invalid batch: {0}")]
@@ -173,6 +183,6 @@ impl Error {
 
     /// True if the error is a full disk (ENOSPC).
     pub fn is_no_space(&self) -> bool {
-        matches!(self, Error::Io { source, .. } if source.raw_os_error() == Some(28))
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull)
     }
 }

@@ -50,7 +50,7 @@ mod options;
 mod purge;
 mod read;
 mod records;
-mod scan;
+mod replay;
 mod segment;
 mod wal;
 mod writer;

@@ -58,3 +58,23 @@ impl Default for WalOptions {
         }
     }
 }
+
+impl WalOptions {
+    /// The smallest segment the options accept: room for a header, a head batch and a trailer.
+    pub const MIN_SEGMENT_SIZE: u64 = 256;
+
+    /// Checks every option's range; [`Wal::open`](crate::Wal::open) calls it first.
+    pub fn validate(&self) -> crate::Result<()> {
+        if !(Self::MIN_SEGMENT_SIZE..=crate::format::MAX_SEGMENT_SIZE).contains(&self.segment_size)
+        {
+            let reason = format!(
+                "segment_size {} is outside {}..={} bytes",
+                self.segment_size,
+                Self::MIN_SEGMENT_SIZE,
+                crate::format::MAX_SEGMENT_SIZE
+            );
+            return Err(crate::Error::InvalidOptions { reason });
+        }
+        Ok(())
+    }
+}

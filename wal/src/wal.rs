@@ -55,6 +55,35 @@ pub(crate) struct Inner {
     pub syncs: u64,
 }
 
+impl Inner {
+    /// The state of a log just recovered by opening: nothing written since, everything
+    /// recovered durable (opening syncs it).
+    pub fn recovered(
+        index: LogIndex,
+        state: LogState,
+        active: Option<Active>,
+        next_seq: u64,
+        recycle: Vec<Recyclable>,
+    ) -> Self {
+        let durable_last = index.last_index();
+        Inner {
+            index,
+            state,
+            active,
+            next_seq,
+            written: 0,
+            synced: 0,
+            durable_last,
+            syncing: false,
+            poisoned: None,
+            recycle,
+            bytes_written: 0,
+            entries_appended: 0,
+            syncs: 0,
+        }
+    }
+}
+
 /// What opening the log found and did.
 #[derive(Debug, Clone, Default)]
 pub struct RecoveryReport {

@@ -106,7 +106,8 @@ impl FileSystem for StdFs {
             .open(path)?;
         match f.try_lock_exclusive() {
             Ok(()) => Ok(LockGuard::new(Box::new(f))),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(11) => {
+            // flock(LOCK_NB) reports a held lock as EWOULDBLOCK, which std maps to WouldBlock.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 Err(io::Error::new(io::ErrorKind::WouldBlock, "lock is held"))
             }
             Err(e) => Err(e),

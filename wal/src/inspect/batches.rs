@@ -1,18 +1,96 @@
-//! The batches of one segment: walked in file order past damage, each checked and replayed;
-//! and the seal checked against them.
+//! The batches of one segment: walked by the shared walker ([`walk_batches`]) past damage,
+//! each reported with its records and replayed; and the seal checked against them.
 
 use super::walk::{Seal, Walker};
 use super::{BatchEvent, EndKind, Event, RecordEvent, SegmentStats};
-use crate::apply::apply;
-use crate::batch::{decode_body, Records};
-use crate::error::Error;
+use crate::batch::{Body, Records};
+use crate::error::{Damage, Error, Result};
 use crate::footer::{self, SegStats};
-use crate::format::{
-    self, kind, BatchHeader, BATCH_HEADER_LEN, FOOTER_MAGIC, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
-};
+use crate::format::{self, kind, BatchHeader, BATCH_HEADER_LEN, FOOTER_MAGIC, RECORD_HEADER_LEN};
 use crate::records::SegmentFooter;
-use crate::scan::find_valid_batch;
+use crate::replay::walk::{walk_batches, End, Visitor};
+use crate::replay::Policy;
 use crate::segment::Segment;
+
+/// The walker's view of one segment while its batches are walked.
+struct SegmentVisit<'w, 'v, 's> {
+    w: &'w mut Walker<'v>,
+    seg: &'s Segment,
+    name: &'s str,
+    stats: &'s mut SegStats,
+    st: &'s mut SegmentStats,
+    /// Where the batches read so far end.
+    next: u64,
+}
+
+impl Visitor for SegmentVisit<'_, '_, '_> {
+    fn batch(&mut self, off: u64, h: &BatchHeader, raw: &[u8], body: Body) -> Result<bool> {
+        if self.w.stopped {
+            return Ok(false);
+        }
+        self.records(off, h, raw);
+        let (w, name) = (&mut *self.w, self.name);
+        let mut found = Vec::new();
+        let applied = w
+            .replaying()
+            .batch(self.seg, off, h, raw, body, self.stats, &mut |f| {
+                found.push(f)
+            });
+        debug_assert!(applied.is_ok(), "a reporting replay carries on");
+        for f in found {
+            w.finding(name, off, f);
+        }
+        self.next = off + h.total_len();
+        self.st.bytes_used = self.next;
+        Ok(true)
+    }
+
+    fn skipped(&mut self, at: u64, damage: Option<Damage>, valid_at: u64) {
+        let what = damage.map_or_else(|| Damage::MissingBatch.to_string(), |d| d.to_string());
+        let msg = format!(
+            "{what}; a valid batch follows at offset {valid_at}: \
+             damage in the middle of the log ({})",
+            consequence(self.seg)
+        );
+        self.w.problem(self.name, Some(at), msg);
+    }
+}
+
+impl SegmentVisit<'_, '_, '_> {
+    /// Reports a valid batch and its records.
+    fn records(&mut self, off: u64, h: &BatchHeader, raw: &[u8]) {
+        self.st.batches += 1;
+        let ev = BatchEvent {
+            segment: self.name,
+            offset: off,
+            header: *h,
+        };
+        self.w.emit(Event::Batch(&ev));
+        let (mut rel, mut n) = (BATCH_HEADER_LEN as u64, 0u64);
+        for rec in Records::new(raw).map_while(std::result::Result::ok) {
+            let index = (rec.kind == kind::ENTRY).then(|| h.first_index.saturating_add(n));
+            if let Some(i) = index {
+                n += 1;
+                self.st.entries += 1;
+                let range = self
+                    .st
+                    .index_range
+                    .map_or((i, i), |(a, b)| (a.min(i), b.max(i)));
+                self.st.index_range = Some(range);
+            }
+            let ev = RecordEvent {
+                segment: self.name,
+                offset: off + rel,
+                kind: rec.kind,
+                term: rec.term,
+                index,
+                payload: rec.payload,
+            };
+            self.w.emit(Event::Record(&ev));
+            rel += RECORD_HEADER_LEN as u64 + format::align8(rec.payload.len() as u64);
+        }
+    }
+}
 
 impl Walker<'_> {
     /// Walks the batches of `seg` from its head to the end, past damage; returns where the
@@ -26,74 +104,53 @@ impl Walker<'_> {
         st: &mut SegmentStats,
         seal: &Seal,
     ) -> u64 {
-        let mut pos = SEGMENT_HEADER_LEN;
-        loop {
-            let (end, damage) = loop {
-                if self.stopped {
-                    return pos;
-                }
-                match seg.try_read_batch(pos) {
-                    Ok(Ok(Some((h, body)))) => {
-                        self.batch(seg, name, pos, &h, &body, stats, st);
-                        pos += h.total_len();
-                        st.bytes_used = pos;
-                    }
-                    Ok(Ok(None)) => break (pos, None),
-                    Ok(Err(d)) => break (pos, Some(d)),
-                    Err(e) => return self.unreadable(name, pos, e),
-                }
-            };
-            let next = match find_valid_batch(seg, end + 8) {
-                Ok(next) => next,
-                Err(e) => return self.unreadable(name, end, e),
-            };
-            if let Some(valid_at) = next {
-                let what = damage.map_or_else(
-                    || "zeroed or missing bytes where a batch should be".to_string(),
-                    |d| d.to_string(),
-                );
-                let msg = format!(
-                    "{what}; a valid batch follows at offset {valid_at}: \
-                     damage in the middle of the log ({})",
-                    consequence(seg)
-                );
-                self.problem(name, Some(end), msg);
-                pos = valid_at;
-                continue;
-            }
-            let kind = match damage {
-                Some(d) => {
-                    let msg = if seg.is_sealed() {
-                        format!("{d} ({})", consequence(seg))
-                    } else if is_last {
-                        format!(
-                            "{d}: torn tail, nothing valid follows (opening truncates it, \
-                             or refuses it in AbsoluteConsistency mode)"
-                        )
-                    } else {
-                        d.to_string()
-                    };
-                    self.problem(name, Some(end), msg);
-                    EndKind::Damage
-                }
-                None => end_kind(seg, end),
-            };
-            if let (Some(footer), Some(t)) = (&seal.footer, seal.trailer) {
-                let ev = Event::Footer {
-                    segment: name,
-                    offset: t.footer_offset,
-                    footer,
+        let mut v = SegmentVisit {
+            w: self,
+            seg,
+            name,
+            stats,
+            st,
+            next: format::SEGMENT_HEADER_LEN,
+        };
+        let walked = walk_batches(seg, Policy::Report, &mut v);
+        let next = v.next;
+        let (end, kind) = match walked {
+            Ok(End::Stopped(at)) => return at,
+            Ok(End::Clean(at)) => (at, end_kind(seg, at)),
+            Ok(End::Torn(at, d)) => {
+                let msg = if is_last {
+                    format!(
+                        "{d}: torn tail, nothing valid follows (opening truncates it, \
+                         or refuses it in AbsoluteConsistency mode)"
+                    )
+                } else {
+                    d.to_string()
                 };
-                self.emit(ev);
+                self.problem(name, Some(at), msg);
+                (at, EndKind::Damage)
             }
-            let ev = Event::End {
+            Ok(End::Damaged(at, d)) => {
+                let msg = format!("{d} ({})", consequence_at(seg, at));
+                self.problem(name, Some(at), msg);
+                (at, EndKind::Damage)
+            }
+            Err(e) => return self.unreadable(name, next, e),
+        };
+        if let (Some(footer), Some(t)) = (&seal.footer, seal.trailer) {
+            let ev = Event::Footer {
                 segment: name,
-                offset: end,
-                kind,
+                offset: t.footer_offset,
+                footer,
             };
             self.emit(ev);
-            return end;
         }
+        let ev = Event::End {
+            segment: name,
+            offset: end,
+            kind,
+        };
+        self.emit(ev);
+        end
     }
 
     fn unreadable(&mut self, name: &str, at: u64, e: Error) -> u64 {
@@ -105,81 +162,6 @@ impl Walker<'_> {
         };
         self.emit(ev);
         at
-    }
-
-    /// Reports a valid batch and its records, checks it, and replays it.
-    #[allow(clippy::too_many_arguments)]
-    fn batch(
-        &mut self,
-        seg: &Segment,
-        name: &str,
-        off: u64,
-        h: &BatchHeader,
-        body: &[u8],
-        stats: &mut SegStats,
-        st: &mut SegmentStats,
-    ) {
-        st.batches += 1;
-        let ev = BatchEvent {
-            segment: name,
-            offset: off,
-            header: *h,
-        };
-        self.emit(Event::Batch(&ev));
-        let (mut rel, mut n) = (BATCH_HEADER_LEN as u64, 0u64);
-        for rec in Records::new(body).map_while(Result::ok) {
-            let index = (rec.kind == kind::ENTRY).then(|| h.first_index.saturating_add(n));
-            if let Some(i) = index {
-                n += 1;
-                st.entries += 1;
-                st.index_range = Some(st.index_range.map_or((i, i), |(a, b)| (a.min(i), b.max(i))));
-            }
-            let ev = RecordEvent {
-                segment: name,
-                offset: off + rel,
-                kind: rec.kind,
-                term: rec.term,
-                index,
-                payload: rec.payload,
-            };
-            self.emit(Event::Record(&ev));
-            rel += RECORD_HEADER_LEN as u64 + format::align8(rec.payload.len() as u64);
-        }
-        let decoded = match decode_body(body, h.first_index, h.count) {
-            Ok(b) => b,
-            Err(d) => return self.problem(name, Some(off), d.to_string()),
-        };
-        let is_head = off == SEGMENT_HEADER_LEN;
-        if is_head && (decoded.state.is_none() || h.first_index != seg.id.first_index) {
-            let msg = "the segment does not start with its head batch (the state at the cut)";
-            self.problem(name, Some(off), msg);
-        } else if !is_head && decoded.state.is_some() {
-            self.problem(name, Some(off), "a state record outside the head batch");
-        }
-        if h.first_index == 0 {
-            return self.problem(name, Some(off), "batch starts at index 0");
-        }
-        if let Err(d) = apply(
-            &mut self.index,
-            &mut self.state,
-            stats,
-            off,
-            h.first_index,
-            decoded,
-        ) {
-            self.problem(name, Some(off), format!("{d}; the log view restarts here"));
-            self.index.reanchor(h.first_index - 1);
-            if let Ok(again) = decode_body(body, h.first_index, h.count) {
-                let _ = apply(
-                    &mut self.index,
-                    &mut self.state,
-                    stats,
-                    off,
-                    h.first_index,
-                    again,
-                );
-            }
-        }
     }
 
     /// Checks a seal against the batches just walked (`end`: where they ended).
@@ -196,14 +178,17 @@ impl Walker<'_> {
             let msg = format!("the batches end at offset {end} but the seal's footer is here");
             self.problem(name, Some(footer_offset), msg);
         }
-        let Some(seg_idx) = self.index.segments().back() else {
+        let chain = self.replaying();
+        let Some(seg_idx) = chain.index.segments().back() else {
             return;
         };
         let runs = match seg_idx.batches().next() {
-            Some((first, _)) if seg_idx.has_entries() => self.index.term_runs(first, seg_idx.end()),
+            Some((first, _)) if seg_idx.has_entries() => {
+                chain.index.term_runs(first, seg_idx.end())
+            }
             _ => Vec::new(),
         };
-        let want = footer::build(seg_idx, stats, &self.state, runs);
+        let want = footer::build(seg_idx, stats, &chain.state, runs);
         let mut diffs = Vec::new();
         if (&want.batch_first, &want.batch_offset) != (&f.batch_first, &f.batch_offset) {
             diffs.push("live batches".to_string());
@@ -230,6 +215,18 @@ impl Walker<'_> {
             );
             self.problem(name, Some(footer_offset), msg);
         }
+    }
+}
+
+/// What opening a WAL does about damage at `at` of `seg`, with nothing valid after it, where
+/// no write can tear.
+fn consequence_at(seg: &Segment, at: u64) -> &'static str {
+    if seg.is_sealed() {
+        consequence(seg)
+    } else {
+        debug_assert_eq!(at, format::SEGMENT_HEADER_LEN);
+        "the head batch is synced before the segment is named, so this is not a torn write: \
+         opening refuses it"
     }
 }
 

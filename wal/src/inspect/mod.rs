@@ -15,9 +15,13 @@
 //! file and offset, and the rest of the segment is searched at every 8-byte offset for the next
 //! batch that validates, where the walk carries on.
 //!
-//! Valid batches are replayed with the writer's own rules (`apply.rs`), which gives the logical
-//! log: entries with overwrites, resets and compactions applied, as a restart would see them.
-//! [`Inspection::read_entries`] reads it back.
+//! The walk is opening's replayer ([`crate::replay`]) under its reporting policy: the same file
+//! listing, segment checks, batch walk and chain rules, so the logical log it gives (entries
+//! with overwrites, resets and compactions applied) is the one [`Wal::open`](crate::Wal::open)
+//! recovers. Like opening, it rebuilds a sealed segment from its seal; its batches are still
+//! read, in a scratch replay, to check them and the seal against each other.
+//! [`Inspection::read_entries`] reads the log back. `tests/replay_agreement.rs` shows opening
+//! and inspection agree on thousands of damaged copies of a real log.
 //!
 //! Checks, each a [`Problem`] when it fails:
 //! - file names parse, sequence numbers are consecutive, headers match names, each segment's
@@ -43,9 +47,10 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::format::{self, kind, BatchHeader, RECYCLE_SUFFIX, TMP_SUFFIX};
+use crate::format::{kind, BatchHeader};
 use crate::fs::{FileHandle, FileSystem, StdFs};
 pub use crate::records::{ConfState, HardState, LogStart, LogState, SegmentFooter, SnapshotMarker};
+use crate::replay::listing::classify;
 
 pub use log::{Inspection, LiveEntry, LogItem};
 
@@ -106,20 +111,7 @@ pub struct SegmentFile {
     pub size: u64,
 }
 
-/// What a file that is not a segment is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OtherKind {
-    /// `*.wal.tmp`: a segment being prepared; opening removes it.
-    Temp,
-    /// `*.recycle`: a purged segment kept for reuse.
-    Recycle,
-    /// The lock file.
-    Lock,
-    /// A name ending in `.wal` that does not parse: opening refuses the directory.
-    BadSegmentName,
-    /// Anything else: ignored by opening.
-    Ignored,
-}
+pub use crate::replay::listing::OtherKind;
 
 /// The files of a WAL directory, sorted out.
 #[derive(Debug, Clone, Default)]
@@ -142,30 +134,20 @@ pub fn list(dir: &Path) -> io::Result<Listing> {
     let fs = StdFs;
     let mut out = Listing::default();
     for name in fs.list(dir)? {
-        if let Some((seq, first_index)) = format::parse_segment_name(&name) {
-            let size = open_read_only(&dir.join(&name))
-                .and_then(|f| f.len())
-                .unwrap_or(0);
-            out.segments.push(SegmentFile {
-                name,
-                seq,
-                first_index,
-                size,
-            });
-            continue;
+        match classify(&name) {
+            Ok((seq, first_index)) => {
+                let size = open_read_only(&dir.join(&name))
+                    .and_then(|f| f.len())
+                    .unwrap_or(0);
+                out.segments.push(SegmentFile {
+                    name,
+                    seq,
+                    first_index,
+                    size,
+                });
+            }
+            Err(kind) => out.others.push((name, kind)),
         }
-        let kind = if name.ends_with(TMP_SUFFIX) && name.contains(".wal") {
-            OtherKind::Temp
-        } else if name.ends_with(RECYCLE_SUFFIX) {
-            OtherKind::Recycle
-        } else if name == format::LOCK_NAME {
-            OtherKind::Lock
-        } else if name.ends_with(".wal") {
-            OtherKind::BadSegmentName
-        } else {
-            OtherKind::Ignored
-        };
-        out.others.push((name, kind));
     }
     out.segments
         .sort_by(|a, b| (a.seq, &a.name).cmp(&(b.seq, &b.name)));
@@ -351,7 +333,7 @@ pub fn inspect_listing(
     listing: &Listing,
     visit: &mut dyn FnMut(Event<'_>) -> bool,
 ) -> Inspection {
-    walk::Walker::new(dir, visit).run(listing)
+    walk::Walker::new(dir, listing, visit).run(listing)
 }
 
 /// Opens `path` for reading only, behind a handle that refuses writes, syncs and maps.

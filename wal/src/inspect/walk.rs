@@ -1,5 +1,5 @@
-//! The walk: every segment in sequence order, every batch in file order, carrying on past damage,
-//! replaying valid batches into a [`LogIndex`] with the writer's rules.
+//! The walk: every segment in sequence order, every batch in file order, carrying on past
+//! damage, replayed by the shared replayer ([`crate::replay`]) under [`Policy::Report`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,18 +8,24 @@ use super::{
     open_read_only, problem_of, Event, Inspection, Listing, OtherKind, Problem, SegmentFile,
     SegmentHeader, SegmentStats,
 };
-use crate::error::{Damage, Error};
+use crate::error::Error;
 use crate::footer::{self, SegStats};
-use crate::format::{self, SegmentId, Trailer, SEGMENT_HEADER_LEN, TRAILER_LEN};
-use crate::index::LogIndex;
-use crate::records::{LogState, SegmentFooter};
+use crate::format::{Trailer, SEGMENT_HEADER_LEN, TRAILER_LEN};
+use crate::records::SegmentFooter;
+use crate::replay::chain::{Chain, Finding};
+use crate::replay::listing::{chain_break, BAD_SEGMENT_NAME};
+use crate::replay::seal::apply_seal;
+use crate::replay::segment_file::open_segment;
+use crate::replay::Policy;
 use crate::segment::Segment;
 
 pub(super) struct Walker<'v> {
     dir: PathBuf,
     visit: &'v mut dyn FnMut(Event<'_>) -> bool,
-    pub(super) index: LogIndex,
-    pub(super) state: LogState,
+    pub(super) chain: Chain,
+    /// While the batches of a sealed segment are walked: the replay they go to (the log is
+    /// rebuilt from the seal afterwards, as opening does).
+    scratch: Option<Chain>,
     segments: Vec<SegmentStats>,
     problems: u64,
     /// Problems in the segment being walked.
@@ -34,12 +40,12 @@ pub(super) struct Seal {
 }
 
 impl<'v> Walker<'v> {
-    pub fn new(dir: &Path, visit: &'v mut dyn FnMut(Event<'_>) -> bool) -> Self {
+    pub fn new(dir: &Path, listing: &Listing, visit: &'v mut dyn FnMut(Event<'_>) -> bool) -> Self {
         Walker {
             dir: dir.to_path_buf(),
             visit,
-            index: LogIndex::new(),
-            state: LogState::default(),
+            chain: Chain::new(Policy::Report, listing.segments.first().map(|s| s.seq)),
+            scratch: None,
             segments: Vec::new(),
             problems: 0,
             seg_problems: 0,
@@ -60,15 +66,18 @@ impl<'v> Walker<'v> {
         self.emit(Event::Problem(&p));
     }
 
-    /// Reports a segment that cannot be walked.
-    fn refuse(
-        &mut self,
-        file: &str,
-        offset: Option<u64>,
-        message: impl Into<String>,
-    ) -> Option<Arc<Segment>> {
-        self.problem(file, offset, message);
-        None
+    /// The replay the batches being walked go to.
+    pub(super) fn replaying(&mut self) -> &mut Chain {
+        self.scratch.as_mut().unwrap_or(&mut self.chain)
+    }
+
+    /// Reports a finding of the replayer.
+    pub(super) fn finding(&mut self, file: &str, offset: u64, f: Finding) {
+        let msg = match f.restarted {
+            true => format!("{}; the log view restarts here", f.damage),
+            false => f.damage.to_string(),
+        };
+        self.problem(file, Some(offset), msg);
     }
 
     /// Reports an error of the WAL's own reading code as a problem of `file`.
@@ -80,14 +89,9 @@ impl<'v> Walker<'v> {
     pub fn run(mut self, listing: &Listing) -> Inspection {
         for (name, kind) in &listing.others {
             if *kind == OtherKind::BadSegmentName {
-                let msg = "ends in .wal but is not a segment name \
-                    ({seq:016x}-{first_index:016x}.wal): opening refuses the directory";
+                let msg = format!("{BAD_SEGMENT_NAME}: opening refuses the directory");
                 self.problem(name, None, msg);
             }
-        }
-        if listing.segments.first().is_some_and(|s| s.seq != 0) {
-            // Older segments were purged: the replay learns where the log starts as it goes.
-            self.index = LogIndex::unanchored();
         }
         let n = listing.segments.len();
         for (i, sf) in listing.segments.iter().enumerate() {
@@ -96,19 +100,8 @@ impl<'v> Walker<'v> {
             }
             self.seg_problems = 0;
             if let Some(prev) = i.checked_sub(1).map(|p| listing.segments[p].seq) {
-                if sf.seq == prev {
-                    self.problem(
-                        &sf.name,
-                        None,
-                        format!("duplicate sequence number {prev:#x}"),
-                    );
-                } else if sf.seq != prev + 1 {
-                    let msg = format!(
-                        "segment sequence jumps from {prev:#x} to {:#x}: {} segment(s) missing",
-                        sf.seq,
-                        sf.seq - prev - 1
-                    );
-                    self.problem(&sf.name, None, msg);
+                if let Some(b) = chain_break(prev, sf.seq) {
+                    self.problem(&sf.name, None, b.to_string());
                 }
             }
             let mut stats = SegmentStats {
@@ -118,92 +111,36 @@ impl<'v> Walker<'v> {
                 ..SegmentStats::default()
             };
             if let Some(seg) = self.open(sf) {
-                self.segment(i, i + 1 == n, seg, &mut stats);
+                self.segment(i + 1 == n, seg, &mut stats);
             }
             stats.problems = self.seg_problems;
             self.emit(Event::SegmentDone(&stats));
             self.segments.push(stats);
         }
-        if let (false, Some(first)) = (self.index.is_anchored(), listing.segments.first()) {
-            // No entry survives: the log is empty and starts where the oldest segment was cut.
-            let prev = first.first_index.saturating_sub(1);
-            let term = self.state.start.filter(|s| s.index == prev).map(|s| s.term);
-            self.index.anchor_at(prev, term);
-        }
-        self.index.harden();
-        Inspection::new(
-            self.dir,
-            self.index,
-            self.state,
-            self.segments,
-            self.problems,
-        )
+        let (index, state) = self.chain.finish();
+        Inspection::new(self.dir, index, state, self.segments, self.problems)
     }
 
-    /// Opens a segment and checks its header against its name.
+    /// Opens a segment with the checks opening applies.
     fn open(&mut self, sf: &SegmentFile) -> Option<Arc<Segment>> {
         let path = self.dir.join(&sf.name);
-        let name = sf.name.as_str();
-        let file = match open_read_only(&path) {
-            Ok(f) => f,
-            Err(e) => return self.refuse(name, None, format!("cannot open: {e}")),
-        };
-        let size = match file.len() {
-            Ok(s) => s,
-            Err(e) => return self.refuse(name, None, format!("cannot stat: {e}")),
-        };
-        if size < SEGMENT_HEADER_LEN + TRAILER_LEN {
-            let msg =
-                format!("the file is {size} bytes, shorter than a segment header and trailer");
-            return self.refuse(name, Some(size), msg);
+        let opened = open_read_only(&path)
+            .map_err(|e| Error::io("open", &path, e))
+            .and_then(|file| open_segment(file, path, sf.seq, sf.first_index));
+        match opened {
+            Ok(seg) => Some(Arc::new(seg)),
+            Err(e) => {
+                self.error(&sf.name, e);
+                None
+            }
         }
-        if size > format::MAX_SEGMENT_SIZE {
-            let msg = "larger than 4 GiB, the largest segment there can be";
-            return self.refuse(name, Some(0), msg);
-        }
-        let mut h = [0u8; SEGMENT_HEADER_LEN as usize];
-        if let Err(e) = file.read_at(&mut h, 0) {
-            return self.refuse(name, None, format!("read failed: {e}"));
-        }
-        let id = match SegmentId::decode_header(&h) {
-            Ok(id) => id,
-            Err(d) => return self.refuse(name, Some(0), d.to_string()),
-        };
-        if id.seq != sf.seq || id.first_index != sf.first_index {
-            let d = Damage::NameMismatch {
-                header_seq: id.seq,
-                header_first: id.first_index,
-                name_seq: sf.seq,
-                name_first: sf.first_index,
-            };
-            return self.refuse(name, Some(0), d.to_string());
-        }
-        if id.first_index == 0 || id.first_index >= format::MAX_INDEX {
-            let msg = format!("first index {} is out of range", id.first_index);
-            return self.refuse(name, Some(24), msg);
-        }
-        Some(Arc::new(Segment::new(id, path, file, size)))
     }
 
-    fn segment(&mut self, i: usize, is_last: bool, seg: Arc<Segment>, st: &mut SegmentStats) {
+    fn segment(&mut self, is_last: bool, seg: Arc<Segment>, st: &mut SegmentStats) {
         let name = st.name.clone();
-        let first = seg.id.first_index;
-        if self.index.is_soft()
-            && self.index.last_index() + 1 != first
-            && (!self.index.is_anchored() || self.index.last_index() < self.index.first_index())
-        {
-            // As opening does: after purged segments the name says where the log stood.
-            self.index.reanchor(first - 1);
+        if let Err(f) = self.chain.enter(&seg) {
+            self.finding(&name, 0, f);
         }
-        if i > 0 && self.index.last_index() + 1 != first {
-            let d = Damage::IndexGap {
-                expected: self.index.last_index() + 1,
-                found: first,
-            };
-            self.problem(&name, Some(0), format!("{d}; the log view restarts here"));
-            self.index.reanchor(first - 1);
-        }
-        self.index.add_segment(seg.clone());
         let seal = self.read_seal(&seg, &name);
         if seal.trailer.is_some() {
             seg.mark_sealed();
@@ -216,14 +153,19 @@ impl<'v> Walker<'v> {
         let header = SegmentHeader {
             name: name.clone(),
             seq: seg.id.seq,
-            first_index: first,
+            first_index: seg.id.first_index,
             salt: seg.id.salt,
             size: seg.size,
             trailer: seal.trailer.map(|t| (t.footer_offset, t.footer_len)),
             sealed: st.sealed,
         };
         self.emit(Event::Segment(&header));
-        let soft_at_start = self.index.is_soft();
+        if st.sealed {
+            let mut scratch = Chain::scratch(seg.id.seq, self.chain.state.clone());
+            let _ = scratch.enter(&seg); // a soft start: it only reanchors
+            self.scratch = Some(scratch);
+        }
+        let soft_at_start = self.replaying().index.is_soft();
         let mut stats = SegStats::default();
         st.bytes_used = SEGMENT_HEADER_LEN;
         let end = self.batches(&seg, &name, is_last, &mut stats, st, &seal);
@@ -231,11 +173,14 @@ impl<'v> Walker<'v> {
             if self.seg_problems == 0 {
                 self.check_seal(&name, end, t.footer_offset, f, &stats, soft_at_start);
             }
+            self.scratch = None;
             st.bytes_used = st.bytes_used.max(t.footer_offset + t.footer_len) + TRAILER_LEN;
+            if let Err(d) = apply_seal(&mut self.chain, f, seg.size) {
+                let msg = format!("{d} (opening refuses the seal)");
+                self.problem(&name, Some(seg.size - TRAILER_LEN), msg);
+            }
         }
-        if let Some(s) = self.state.start {
-            self.index.learn_prev_term(s.index, s.term);
-        }
+        self.chain.leave();
     }
 
     fn read_seal(&mut self, seg: &Segment, name: &str) -> Seal {
