@@ -15,7 +15,7 @@
 //! file and offset, and the rest of the segment is searched at every 8-byte offset for the next
 //! batch that validates, where the walk carries on.
 //!
-//! The walk is opening's replayer ([`crate::replay`]) under its reporting policy: the same file
+//! The walk is opening's replayer (`wal/src/replay`) under its reporting policy: the same file
 //! listing, segment checks, batch walk and chain rules, so the logical log it gives (entries
 //! with overwrites, resets and compactions applied) is the one [`Wal::open`](crate::Wal::open)
 //! recovers. Like opening, it rebuilds a sealed segment from its seal; its batches are still
