@@ -192,7 +192,7 @@ pub struct RecordEvent<'a> {
     pub segment: &'a str,
     /// Byte offset of the record header in the file.
     pub offset: u64,
-    /// Record kind ([`format::kind`]).
+    /// Record kind (`kind` in `docs/FORMAT.md`).
     pub kind: u8,
     /// The term in the record header (entries; 0 otherwise).
     pub term: u64,
