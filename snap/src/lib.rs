@@ -24,7 +24,7 @@
 //!   for).
 //!
 //! All file access goes through [`stele_wal::fs::FileSystem`], so the simulated disk
-//! ([`stele_wal::fs::sim::SimFs`]) can crash a save, load or removal at any step in tests.
+//! (`SimFs`, with stele-wal's `testing` feature) can crash a save, load or removal at any step in tests.
 //!
 //! Neither raft-rs nor its protobuf library is a dependency: `stele-storage` converts a
 //! `raft::eraftpb::Snapshot`'s metadata into a [`SnapshotMarker`] and saves its data with

@@ -18,6 +18,13 @@
 //!   few bytes per batch, never entry payloads;
 //! - a directory is locked while open: a second opener gets [`Error::Locked`].
 //!
+//! Opening ([`Wal::open`]) and read-only inspection ([`inspect`], what `wal-dump` prints) share
+//! one replayer (`src/replay/`), so they cannot describe the same bytes differently.
+//!
+//! Cargo feature `testing` (off by default; this crate's own tests and benches turn it on):
+//! the simulated disk `fs::sim::SimFs`, deterministic salts `WalOptions::salt_seed` and the byte
+//! layout module `format`, none of which a user of the log needs.
+//!
 //! ```
 //! use stele_wal::{Batch, Wal, WalOptions, HardState};
 //! # let dir = tempfile::tempdir().unwrap();
@@ -41,7 +48,12 @@ mod apply;
 mod batch;
 mod error;
 mod footer;
+/// The byte layout (see `docs/FORMAT.md`); public only with the `testing` feature, for tests
+/// and benches that build or measure raw bytes.
+#[cfg(feature = "testing")]
 pub mod format;
+#[cfg(not(feature = "testing"))]
+mod format;
 pub mod fs;
 mod index;
 pub mod inspect;

@@ -42,7 +42,9 @@ pub struct WalOptions {
     pub recovery: RecoveryMode,
     /// The file system (the real one by default; tests pass a `SimFs`).
     pub fs: DynFs,
-    /// Makes segment salts deterministic (for golden-file tests only). `None`: random salts.
+    /// Makes segment salts deterministic (for golden-file tests only; built with the
+    /// `testing` feature). `None`: random salts.
+    #[cfg(feature = "testing")]
     pub salt_seed: Option<u64>,
 }
 
@@ -54,6 +56,7 @@ impl Default for WalOptions {
             recycle: 0,
             recovery: RecoveryMode::TolerateCorruptTail,
             fs: StdFs::shared(),
+            #[cfg(feature = "testing")]
             salt_seed: None,
         }
     }

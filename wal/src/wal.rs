@@ -226,22 +226,22 @@ impl Wal {
     /// A fresh salt for segment `seq`.
     pub(crate) fn new_salt(&self, seq: u64) -> u64 {
         let n = self.salt_counter.fetch_add(1, Ordering::Relaxed);
-        match self.opts.salt_seed {
-            Some(seed) => splitmix(seed ^ seq.rotate_left(17)),
-            None => {
-                use std::hash::{BuildHasher, Hasher};
-                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-                h.write_u64(seq);
-                h.write_u64(n);
-                h.write_u32(std::process::id());
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-                h.write_u128(now.map(|d| d.as_nanos()).unwrap_or(0));
-                h.finish()
-            }
+        #[cfg(feature = "testing")]
+        if let Some(seed) = self.opts.salt_seed {
+            return splitmix(seed ^ seq.rotate_left(17));
         }
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(seq);
+        h.write_u64(n);
+        h.write_u32(std::process::id());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        h.write_u128(now.map(|d| d.as_nanos()).unwrap_or(0));
+        h.finish()
     }
 }
 
+#[cfg(feature = "testing")]
 fn splitmix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -2,8 +2,9 @@
 //! [`FileSystem`] and [`FileHandle`].
 //!
 //! Two implementations exist: [`StdFs`], the real one (`pread`/`pwrite`, `fdatasync`,
-//! `fallocate`, `flock`), and [`SimFs`](sim::SimFs), an in-memory disk for tests that can crash
-//! (losing everything not yet made durable by the matching sync), fail a chosen call, or fill up.
+//! `fallocate`, `flock`), and `sim::SimFs`, an in-memory disk for tests that can crash (losing
+//! everything not yet made durable by the matching sync), fail a chosen call, or fill up. The
+//! simulated disk is built only with the `testing` cargo feature, which tests and benches enable.
 //!
 //! The trait is deliberately small and mirrors the system calls the durability protocol is written
 //! in (see `docs/DURABILITY.md`), so that a reader can check each protocol step against one call.
@@ -12,6 +13,7 @@
 //!   durable only after [`FileHandle::sync_data`] or [`FileHandle::sync_all`] on that file;
 //! - a create, rename or remove is durable only after [`FileSystem::sync_dir`] on its directory.
 
+#[cfg(feature = "testing")]
 pub mod sim;
 mod std_fs;
 

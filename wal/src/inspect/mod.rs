@@ -47,7 +47,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::format::{kind, BatchHeader};
+pub use crate::format::{kind, BatchHeader};
 use crate::fs::{FileHandle, FileSystem, StdFs};
 pub use crate::records::{ConfState, HardState, LogStart, LogState, SegmentFooter, SnapshotMarker};
 use crate::replay::listing::classify;
