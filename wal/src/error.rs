@@ -93,7 +93,7 @@ pub enum Damage {
 #[non_exhaustive]
 pub enum Error {
     /// A file-system call failed.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         /// The call that failed.
         op: &'static str,
