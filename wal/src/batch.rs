@@ -430,21 +430,24 @@ pub(crate) fn decode_body(
     Ok(out)
 }
 
-/// Calls `f(index, term, entry_bytes)` for every entry of a verified body.
+/// Calls `f(index, term, entry_bytes, record_offset)` for every entry of a verified body, in
+/// order, until `f` returns `false`; `record_offset` is where the entry's record starts,
+/// counted from the start of the batch (its header).
 pub(crate) fn for_each_entry<'a>(
     body: &'a [u8],
     first_index: u64,
-    mut f: impl FnMut(u64, u64, &'a [u8]) -> bool,
+    mut f: impl FnMut(u64, u64, &'a [u8], u64) -> bool,
 ) -> std::result::Result<(), Damage> {
-    let mut index = first_index;
+    let (mut index, mut rel) = (first_index, format::BATCH_HEADER_LEN as u64);
     for rec in Records::new(body) {
         let rec = rec?;
         if rec.kind == kind::ENTRY {
-            if !f(index, rec.term, rec.payload) {
+            if !f(index, rec.term, rec.payload, rel) {
                 break;
             }
             index += 1;
         }
+        rel += format::RECORD_HEADER_LEN as u64 + format::align8(rec.payload.len() as u64);
     }
     Ok(())
 }

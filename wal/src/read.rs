@@ -8,6 +8,50 @@ use crate::error::{Error, Result};
 use crate::index::BatchLoc;
 use crate::wal::Wal;
 
+/// An entry read back from its batch.
+pub(crate) struct EntryAt<'a> {
+    /// Raft index.
+    pub index: u64,
+    /// Raft term.
+    pub term: u64,
+    /// The entry's bytes.
+    pub data: &'a [u8],
+    /// Byte offset of the entry's record in its segment.
+    pub offset: u64,
+}
+
+/// Reads and verifies the batch at `loc` and calls `f` for its live entries in `[lo, hi)`, in
+/// order, until `f` returns `false`; returns `Ok(false)` if `f` stopped. The one batch reader
+/// of [`Wal::read_with`] and of inspection's [`read_entries`](crate::inspect::Inspection::read_entries).
+pub(crate) fn read_live(
+    loc: &BatchLoc,
+    lo: u64,
+    hi: u64,
+    mut f: impl FnMut(EntryAt<'_>) -> bool,
+) -> Result<bool> {
+    let (header, body) = loc.seg.read_batch(loc.offset)?;
+    let (from, to) = (lo.max(loc.first), hi.min(loc.first + loc.count));
+    let mut stopped = false;
+    for_each_entry(&body, header.first_index, |index, term, data, rel| {
+        if index < from {
+            return true;
+        }
+        if index >= to {
+            return false;
+        }
+        let offset = loc.offset + rel;
+        stopped = !f(EntryAt {
+            index,
+            term,
+            data,
+            offset,
+        });
+        !stopped
+    })
+    .map_err(|d| Error::corrupt(&loc.seg.path, loc.offset, d))?;
+    Ok(!stopped)
+}
+
 /// An entry as stored: its index, term and `eraftpb.Entry` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryData {
@@ -34,34 +78,17 @@ impl Wal {
         let batches = self.locate_range(lo, hi)?;
         let limit = max_bytes.unwrap_or(u64::MAX);
         let (mut total, mut n) = (0u64, 0usize);
-        for BatchLoc {
-            seg,
-            offset: off,
-            first: live_first,
-            count: live_count,
-        } in batches
-        {
-            let (header, body) = seg.read_batch(off)?;
-            let (from, to) = (lo.max(live_first), hi.min(live_first + live_count));
-            let mut stop = false;
-            for_each_entry(&body, header.first_index, |index, term, bytes| {
-                if index < from {
-                    return true;
-                }
-                if index >= to {
-                    return false;
-                }
-                total = total.saturating_add(bytes.len() as u64);
+        for loc in &batches {
+            let more = read_live(loc, lo, hi, |e| {
+                total = total.saturating_add(e.data.len() as u64);
                 if n > 0 && total > limit {
-                    stop = true;
                     return false;
                 }
-                f(index, term, bytes);
+                f(e.index, e.term, e.data);
                 n += 1;
                 true
-            })
-            .map_err(|d| Error::corrupt(&seg.path, off, d))?;
-            if stop {
+            })?;
+            if !more {
                 break;
             }
         }

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use super::{problem_of, Problem, SegmentStats};
-use crate::batch::Records;
-use crate::format::{align8, kind, BATCH_HEADER_LEN, RECORD_HEADER_LEN};
 use crate::index::LogIndex;
+use crate::read::read_live;
 use crate::records::LogState;
 
 /// The result of [`inspect`](super::inspect): per-segment statistics, the cumulative state, and
@@ -107,43 +106,23 @@ impl Inspection {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let (h, body) = match loc.seg.read_batch(loc.offset) {
-                Ok(v) => v,
+            let read = read_live(&loc, i, end, |e| {
+                f(LogItem::Entry(LiveEntry {
+                    index: e.index,
+                    term: e.term,
+                    payload: e.data,
+                    segment: &name,
+                    offset: e.offset,
+                }))
+            });
+            match read {
+                Ok(true) => {}
+                Ok(false) => return,
                 Err(e) => {
                     if !f(LogItem::Problem(problem_of(&name, e))) {
                         return;
                     }
-                    i = next;
-                    continue;
                 }
-            };
-            let (from, to) = (i.max(loc.first), end.min(next));
-            let (mut rel, mut index) = (BATCH_HEADER_LEN as u64, h.first_index);
-            for rec in Records::new(&body) {
-                let Ok(rec) = rec else {
-                    let msg = "a record runs past the batch body";
-                    f(LogItem::Problem(Problem::new(&name, Some(loc.offset), msg)));
-                    return;
-                };
-                if rec.kind == kind::ENTRY {
-                    if index >= to {
-                        break;
-                    }
-                    if index >= from {
-                        let e = LiveEntry {
-                            index,
-                            term: rec.term,
-                            payload: rec.payload,
-                            segment: &name,
-                            offset: loc.offset + rel,
-                        };
-                        if !f(LogItem::Entry(e)) {
-                            return;
-                        }
-                    }
-                    index += 1;
-                }
-                rel += RECORD_HEADER_LEN as u64 + align8(rec.payload.len() as u64);
             }
             i = next;
         }
