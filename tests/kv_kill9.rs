@@ -35,7 +35,7 @@ fn kv_child_process() {
     let argv = std::iter::once("stele-kv").chain(args.split('\u{1f}'));
     let args = stele_tools::kv::Args::try_parse_from(argv).expect("stele-kv arguments");
     if let Err(e) = stele_tools::kv::run(args) {
-        panic!("stele-kv: {}", stele_tools::error::Chain(&e));
+        panic!("stele-kv: {}", stele_tools::error::ErrorChain(&e));
     }
 }
 

@@ -94,6 +94,7 @@ mod callback;
 mod config;
 mod driver;
 mod error;
+mod error_chain;
 #[cfg(feature = "testing")]
 pub mod mem_net;
 mod node;
@@ -108,6 +109,7 @@ mod types;
 
 pub use config::NodeConfig;
 pub use error::{Error, Result};
+pub use error_chain::ErrorChain;
 pub use node::{Node, NodeHandle, Proposal, ReadHandle};
 pub use state_machine::{SnapshotSource, StateMachine};
 pub use tcp::{PeerBook, TcpConfig, TcpTransport};

@@ -292,6 +292,7 @@ impl Deref for Node {
 impl Drop for Node {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
+            let e = crate::ErrorChain(&e);
             log::warn!("stele-raft node {}: stopped with {e}", self.handle.id);
         }
     }

@@ -3,7 +3,7 @@
 //! [`dump`] is `wal-dump`, which inspects and verifies a stele data directory read-only (the
 //! binary `src/bin/wal-dump.rs` only calls [`dump::run`]). `stele-kv` (a replicated key-value
 //! node) lives in [`kv`]; its binary `src/bin/stele-kv.rs` only calls [`kv::main_with_args`].
-//! Errors print through [`error::Chain`] (each message of the chain once).
+//! Errors print through [`error::ErrorChain`] (each message of the chain once).
 #![deny(missing_docs)]
 
 pub mod dump;

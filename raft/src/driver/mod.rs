@@ -155,6 +155,7 @@ impl Driver {
             result = waited;
         }
         if let Err(e) = &result {
+            let e = crate::ErrorChain(e);
             log::error!("stele-raft node {}: stopping on error: {e}", self.cfg.id);
         }
         self.pending.fail_all();

@@ -297,7 +297,7 @@ fn main() {
     node_stop.store(true, Ordering::Relaxed);
     for n in nodes {
         if let Ok(Err(e)) = n.join() {
-            eprintln!("node: {}", stele_tools::error::Chain(&e));
+            eprintln!("node: {}", stele_tools::error::ErrorChain(&e));
         }
     }
 }

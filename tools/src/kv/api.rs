@@ -21,7 +21,7 @@ use raft::eraftpb::ConfState;
 use serde_json::json;
 use stele_raft::{Error, NodeHandle};
 
-use crate::error::Chain;
+use crate::error::ErrorChain;
 use stele_storage::DiskStorage;
 
 use super::http::{percent_decode, Request, Response};
@@ -65,7 +65,7 @@ fn not_committed(what: &str, e: &Error) -> Response {
             503,
             format!(
                 "{what} not committed: {}; it was definitely not applied, retry",
-                Chain(e)
+                ErrorChain(e)
             ),
         )
     } else {
@@ -73,7 +73,7 @@ fn not_committed(what: &str, e: &Error) -> Response {
             503,
             format!(
                 "{what} not confirmed: {}; the outcome is unknown (it may still be applied)",
-                Chain(e)
+                ErrorChain(e)
             ),
         )
     }
@@ -168,7 +168,7 @@ impl App {
                     503,
                     format!(
                         "linearizable read failed: {}; retry, or read with ?stale=true",
-                        Chain(&e)
+                        ErrorChain(&e)
                     ),
                 ),
             })

@@ -26,7 +26,7 @@ use clap::Parser;
 use stele_raft::{Node, NodeConfig, PeerBook, TcpConfig, TcpTransport};
 use stele_storage::{DiskStorage, StorageOptions};
 
-use crate::error::{Chain, Failure};
+use crate::error::{ErrorChain, Failure};
 use machine::{KvMachine, Members};
 use memkv::MemKv;
 use metrics::{Histogram, TimedFs};
@@ -77,7 +77,7 @@ pub fn main_with_args() -> i32 {
     match run(args) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {}", Chain(&e));
+            eprintln!("error: {}", ErrorChain(&e));
             1
         }
     }
