@@ -5,12 +5,15 @@
 //! - outcome unknown (the entry may still be, or may already have been, applied):
 //!   [`Error::Timeout`], [`Error::LeaderChanged`], [`Error::Unknown`], [`Error::Stopped`];
 //! - the node itself failed: [`Error::Storage`], [`Error::Raft`], [`Error::Io`],
-//!   [`Error::Codec`], [`Error::Panicked`], [`Error::Invalid`];
+//!   [`Error::Codec`], [`Error::Panicked`], [`Error::StorageRead`], [`Error::PanickedWith`],
+//!   [`Error::Invalid`];
 //! - the node was not started: [`Error::InvalidConfig`] (a bad [`NodeConfig`](crate::NodeConfig)).
 //!
 //! `Display` is this error's own message only; the error it wraps (storage, raft, I/O,
 //! protobuf) is its [`source`](std::error::Error::source), so a printer that walks the chain
 //! shows each message once.
+
+use std::sync::Arc;
 
 /// Every error stele-raft returns.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,16 @@ pub enum Error {
     /// The node thread panicked.
     #[error("the node thread panicked")]
     Panicked,
+    /// raft panicked on an error of the storage's (damage found while reading entries, a
+    /// poisoned WAL): the driver caught the panic and stops the node with the storage's error
+    /// (its source), which names the file and byte offset where there is one. The same
+    /// storage error may be shared with [`DiskStorage::failure`](stele_storage::DiskStorage::failure).
+    #[error("storage failed")]
+    StorageRead(#[source] Arc<stele_storage::Error>),
+    /// raft (or the state machine) panicked for a reason that is not a storage error; the text
+    /// is the panic's message and location.
+    #[error("the node thread panicked: {0}")]
+    PanickedWith(String),
     /// An invalid argument, or on-disk state the driver cannot start from.
     #[error("invalid: {0}")]
     Invalid(String),

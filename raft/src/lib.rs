@@ -99,6 +99,7 @@ mod error_chain;
 pub mod mem_net;
 mod node;
 mod pending;
+mod quiet_panic;
 mod restart;
 mod state_machine;
 pub mod tcp;

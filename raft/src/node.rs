@@ -6,7 +6,9 @@
 //!   touches raft state;
 //! - every [`Proposal`] and [`ReadHandle`] resolves exactly once (see the pending module);
 //!   if the node thread is gone they resolve with [`Error::Stopped`];
-//! - [`Status`] is a copy published by the node thread after every loop iteration.
+//! - [`Status`] is a copy published by the node thread after every loop iteration;
+//! - how the thread ended (asked to, or the error that stopped it) is published once, after
+//!   its last status, even if the thread dies unexpectedly ([`NodeHandle::wait_stopped`]).
 
 use std::ops::Deref;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -186,6 +188,16 @@ impl NodeHandle {
         self.status.wait(timeout, &mut pred)
     }
 
+    /// Waits up to `timeout` for the node thread to end; `None` if it still runs then.
+    /// `Some(Ok(()))`: it stopped because it was asked to ([`Node::shutdown`], or every sender
+    /// of its inbox gone); `Some(Err(e))`: it failed, and `e` is why (a storage error names the
+    /// file and byte offset where there is one; print it with [`ErrorChain`](crate::ErrorChain)).
+    /// A failed node answers every request with [`Error::Stopped`] and never restarts itself:
+    /// the owner decides (stele-kv exits non-zero). `Duration::ZERO` asks without waiting.
+    pub fn wait_stopped(&self, timeout: Duration) -> Option<std::result::Result<(), Arc<Error>>> {
+        self.status.wait_stop(timeout)
+    }
+
     /// The node's mailbox (what its transport delivers to).
     pub fn mailbox(&self) -> Mailbox {
         mailbox(self.tx.clone())
@@ -212,11 +224,21 @@ fn mailbox(tx: Sender<Command>) -> Mailbox {
     Mailbox::new(move |m| tx.send(Command::Inbound(m)).is_ok())
 }
 
+/// Publishes a stop for a node thread that ends without the driver publishing one (it
+/// panicked outside the loop's catch); a stop already published stays.
+struct StopGuard(Arc<StatusCell>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        self.0.publish_stop(Err(Arc::new(Error::Panicked)));
+    }
+}
+
 /// A running node: owns its thread. Dereferences to its [`NodeHandle`].
 #[derive(Debug)]
 pub struct Node {
     handle: NodeHandle,
-    thread: Option<JoinHandle<Result<()>>>,
+    thread: Option<JoinHandle<std::result::Result<(), Arc<Error>>>>,
 }
 
 impl Node {
@@ -254,7 +276,13 @@ impl Node {
         let cell = status.clone();
         let thread = std::thread::Builder::new()
             .name(format!("stele-raft-{id}"))
-            .spawn(move || driver.run(&cell))?;
+            .spawn(move || {
+                // Tells the owner even if the thread dies in a way the driver does not catch.
+                let guard = StopGuard(cell);
+                let stop = driver.run(&guard.0).map_err(Arc::new);
+                guard.0.publish_stop(stop.clone());
+                stop
+            })?;
         Ok(Node {
             handle: NodeHandle { id, tx, status },
             thread: Some(thread),
@@ -266,18 +294,19 @@ impl Node {
         self.handle.clone()
     }
 
-    /// Stops the node thread and waits for it; returns the error that stopped it, if one did.
+    /// Stops the node thread and waits for it; returns the error that stopped it, if one did
+    /// (the same error [`NodeHandle::wait_stopped`] reports, shared).
     /// Nothing is synced on the way out beyond what the Ready loop already made durable.
-    pub fn shutdown(mut self) -> Result<()> {
+    pub fn shutdown(mut self) -> std::result::Result<(), Arc<Error>> {
         self.stop()
     }
 
-    fn stop(&mut self) -> Result<()> {
+    fn stop(&mut self) -> std::result::Result<(), Arc<Error>> {
         let Some(thread) = self.thread.take() else {
             return Ok(());
         };
         let _ = self.handle.tx.send(Command::Shutdown);
-        thread.join().map_err(|_| Error::Panicked)?
+        thread.join().map_err(|_| Arc::new(Error::Panicked))?
     }
 }
 
@@ -292,7 +321,7 @@ impl Deref for Node {
 impl Drop for Node {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
-            let e = crate::ErrorChain(&e);
+            let e = crate::ErrorChain(&*e);
             log::warn!("stele-raft node {}: stopped with {e}", self.handle.id);
         }
     }

@@ -3,13 +3,14 @@
 //! status cell the node thread publishes it through, and [`Command`], a request to the node
 //! thread. A leaf below those three: it imports none of them.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use raft::eraftpb::{ConfChangeV2, ConfState};
 use raft::StateRole;
 
 use crate::callback::Callback;
+use crate::error::Error;
 use crate::transport::Inbound;
 
 /// The outcome of an applied proposal.
@@ -52,9 +53,15 @@ pub struct Status {
     pub running: bool,
 }
 
+/// How the node thread ended: `Ok` for a requested stop, the error that stopped it otherwise.
+pub(crate) type Stop = std::result::Result<(), Arc<Error>>;
+
 pub(crate) struct StatusCell {
     status: Mutex<Status>,
     changed: Condvar,
+    /// Set once, when the node thread ends (after the last status).
+    stop: Mutex<Option<Stop>>,
+    stopped: Condvar,
 }
 
 impl StatusCell {
@@ -62,6 +69,34 @@ impl StatusCell {
         StatusCell {
             status: Mutex::new(status),
             changed: Condvar::new(),
+            stop: Mutex::new(None),
+            stopped: Condvar::new(),
+        }
+    }
+
+    /// Records how the node thread ended (the first call only) and wakes every waiter.
+    pub fn publish_stop(&self, stop: Stop) {
+        let mut s = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        if s.is_none() {
+            *s = Some(stop);
+        }
+        self.stopped.notify_all();
+    }
+
+    /// How the node thread ended, waiting up to `timeout` for it to end; `None` if it runs.
+    pub fn wait_stop(&self, timeout: Duration) -> Option<Stop> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.stop.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(stop) = &*s {
+                return Some(stop.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            s = self
+                .stopped
+                .wait_timeout(s, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
     }
 

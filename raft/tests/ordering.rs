@@ -75,7 +75,7 @@ fn check_ordering(pipelined: bool) {
     fs2.hold_syncs(false);
     let died = c.tn(2).node.take().unwrap().shutdown();
     assert!(
-        matches!(died, Err(stele_raft::Error::Storage(_))),
+        matches!(&died, Err(e) if matches!(**e, stele_raft::Error::Storage(_))),
         "node 2's sync on the dead disk must fail and stop it (without a panic): {died:?}"
     );
     let sent = c.net.take_sent();

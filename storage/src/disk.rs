@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use raft::eraftpb::{ConfState, HardState, SnapshotMetadata};
@@ -48,6 +48,9 @@ pub(crate) struct Core {
     pub keep_snapshots: usize,
     /// The highest index raft asked a snapshot for that could not be served yet (0: none).
     pub snapshot_wanted: AtomicU64,
+    /// The first error handed to raft as fatal (`StorageError::Other`), kept for the owner:
+    /// raft panics on it and the panic's text is all raft keeps.
+    pub failure: Mutex<Option<Arc<crate::Error>>>,
 }
 
 /// What [`DiskStorage::open`] recovered.
@@ -130,6 +133,7 @@ impl DiskStorage {
             report,
             keep_snapshots: opts.keep_snapshots.max(1),
             snapshot_wanted: AtomicU64::new(0),
+            failure: Mutex::new(None),
         };
         Ok(DiskStorage {
             core: Arc::new(core),
@@ -164,6 +168,18 @@ impl DiskStorage {
     /// Metadata of the newest snapshot that can be served (index 0: none).
     pub fn snapshot_metadata(&self) -> SnapshotMetadata {
         self.read_state().snapshot.clone()
+    }
+
+    /// The first error this storage answered one of raft's `Storage` calls with that raft
+    /// treats as fatal (damage found on a read, a poisoned WAL): raft panics on such an error
+    /// and keeps only its text, so the driver that catches the panic reports this instead.
+    /// `None` while every answer was one raft tolerates.
+    pub fn failure(&self) -> Option<Arc<crate::Error>> {
+        self.core
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The highest index raft asked a snapshot for that could not be served yet (0: none): a

@@ -6,6 +6,7 @@
 //!   `SnapshotTemporarilyUnavailable` (and records the request), never a faked index.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use protobuf::Message as _;
 use raft::eraftpb::{Entry, Snapshot};
@@ -100,6 +101,25 @@ impl DiskStorage {
     }
 }
 
+impl DiskStorage {
+    /// The error raft gets; one it treats as fatal is also kept as [`DiskStorage::failure`]
+    /// (the first only), shared with raft's copy (whose `Debug`, in raft's panic, is the same).
+    fn to_raft(&self, e: Error) -> raft::Error {
+        use raft::StorageError as S;
+        match e {
+            Error::Compacted { .. }
+            | Error::Unavailable { .. }
+            | Error::SnapshotTemporarilyUnavailable { .. } => e.into(),
+            fatal => {
+                let shared = Arc::new(fatal);
+                let mut kept = self.core.failure.lock().unwrap_or_else(|p| p.into_inner());
+                kept.get_or_insert_with(|| shared.clone());
+                raft::Error::Store(S::Other(Box::new(shared)))
+            }
+        }
+    }
+}
+
 impl raft::Storage for DiskStorage {
     fn initial_state(&self) -> raft::Result<RaftState> {
         let st = self.read_state();
@@ -114,22 +134,30 @@ impl raft::Storage for DiskStorage {
         _context: GetEntriesContext,
     ) -> raft::Result<Vec<Entry>> {
         let max = max_size.into().unwrap_or(raft::NO_LIMIT);
-        Ok(self.entries_impl(low, high, max)?)
+        self.entries_impl(low, high, max)
+            .map_err(|e| self.to_raft(e))
     }
 
     fn term(&self, idx: u64) -> raft::Result<u64> {
-        Ok(self.term_impl(idx)?)
+        self.term_impl(idx).map_err(|e| self.to_raft(e))
     }
 
     fn first_index(&self) -> raft::Result<u64> {
-        Ok(self.core.wal.first_index().map_err(Error::from)?)
+        self.core
+            .wal
+            .first_index()
+            .map_err(|e| self.to_raft(e.into()))
     }
 
     fn last_index(&self) -> raft::Result<u64> {
-        Ok(self.core.wal.last_index().map_err(Error::from)?)
+        self.core
+            .wal
+            .last_index()
+            .map_err(|e| self.to_raft(e.into()))
     }
 
     fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
-        Ok(self.snapshot_impl(request_index)?)
+        self.snapshot_impl(request_index)
+            .map_err(|e| self.to_raft(e))
     }
 }

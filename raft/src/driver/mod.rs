@@ -137,7 +137,9 @@ impl Driver {
 
     /// Runs the loop until shutdown or a fatal error, then fails whatever still waits.
     pub fn run(mut self, cell: &StatusCell) -> Result<()> {
-        let looped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop(cell)));
+        // A panic in the loop is caught without the panic hook printing it (module
+        // `quiet_panic`): the error it stands for is reported below, once.
+        let looped = crate::quiet_panic::catch(|| self.run_loop(cell));
         // Readies handed to the persister end first: a sync that failed stops the node with
         // its storage error even when a shutdown came first. raft panics when the storage
         // refuses a read, which it does once such a sync has failed on the persister thread
@@ -145,7 +147,12 @@ impl Driver {
         let drained = self.persister.drain();
         let mut result = match (looped, drained) {
             (Err(_) | Ok(Ok(())), Err(e)) => Err(e),
-            (Err(_), Ok(_)) => Err(Error::Panicked),
+            // raft panicked: on the storage's error (damage read, a poisoned WAL) if the
+            // storage handed it one; that error, not raft's panic text, is the reason.
+            (Err(panic), Ok(_)) => Err(match self.storage.failure() {
+                Some(e) => Error::StorageRead(e),
+                None => Error::PanickedWith(panic),
+            }),
             (Ok(r), _) => r,
         };
         // A snapshot still being written holds the storage: let it end (its outcome matters
