@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example append_compare -- [--rounds N] [--segment-mib M]
-//!     [--scale F] [--dir DIR] [WORKLOAD...]
+//!     [--scale F] [--dir DIR] [--prealloc zero|fallocate|setlen] [WORKLOAD...]
 //! ```
 //!
 //! Workloads (default: all), each long enough for at least 4 segment cuts at the default 64 MiB
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use protobuf::Message as _;
 use raft::eraftpb::{Entry, HardState};
 use stele::storage::{DiskStorage, StorageOptions};
-use stele_wal::{Batch, Wal, WalOptions};
+use stele_wal::{Batch, Preallocate, Wal, WalOptions};
 
 #[path = "../benches/support/stats.rs"]
 mod stats;
@@ -154,10 +154,15 @@ fn hard_state(commit: u64) -> HardState {
     }
 }
 
+/// `--prealloc`: how stele's segment files are preallocated (default: the WAL's default).
+static PREALLOC: Mutex<Option<Preallocate>> = Mutex::new(None);
+
 fn wal_opts(segment: u64) -> WalOptions {
+    let d = WalOptions::default();
     WalOptions {
         segment_size: segment,
-        ..WalOptions::default()
+        preallocate: PREALLOC.lock().unwrap().unwrap_or(d.preallocate),
+        ..d
     }
 }
 
@@ -239,7 +244,7 @@ impl Sink {
             ),
             Lane::Storage => {
                 let mut o = StorageOptions::default();
-                o.wal.segment_size = segment;
+                o.wal = wal_opts(segment);
                 Sink::Storage(DiskStorage::open(dir, o).expect("open DiskStorage"))
             }
             Lane::Wal => Sink::Wal(Box::new(
@@ -423,6 +428,15 @@ fn main() {
             "--segment-mib" => segment_mib = val().parse().expect("--segment-mib M"),
             "--scale" => scale = val().parse().expect("--scale F"),
             "--dir" => base = PathBuf::from(val()),
+            "--prealloc" => {
+                let p = match val().as_str() {
+                    "zero" => Preallocate::ZeroFill,
+                    "fallocate" => Preallocate::Fallocate,
+                    "setlen" => Preallocate::SetLen,
+                    other => panic!("--prealloc zero|fallocate|setlen, not {other}"),
+                };
+                *PREALLOC.lock().unwrap() = Some(p);
+            }
             other => wanted.push(other.to_string()),
         }
     }
@@ -470,7 +484,10 @@ fn main() {
             threads: 1,
         },
     ];
-    println!("append_compare: {rounds} rounds, {segment_mib} MiB segments, scale {scale}");
+    let prealloc = wal_opts(segment).preallocate;
+    println!(
+        "append_compare: {rounds} rounds, {segment_mib} MiB segments ({prealloc:?}), scale {scale}"
+    );
     for w in all
         .iter()
         .filter(|w| wanted.is_empty() || wanted.iter().any(|x| x == w.name))
