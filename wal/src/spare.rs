@@ -225,7 +225,10 @@ fn prepare(job: &Job, seq: u64) -> Result<SpareFile, ()> {
     let made = (|| {
         let _ = job.fs.remove(&tmp);
         let file = job.fs.create(&tmp)?;
-        preallocate(&*file, job.size, job.preallocate)?;
+        match job.preallocate {
+            Preallocate::ZeroFill => zero_fill_paced(&*file, job.size)?,
+            mode => preallocate(&*file, job.size, mode)?,
+        }
         file.sync_data()?;
         job.fs.rename(&tmp, &path)?;
         Ok::<_, std::io::Error>(file)
@@ -242,6 +245,22 @@ fn prepare(job: &Job, seq: u64) -> Result<SpareFile, ()> {
             Err(())
         }
     }
+}
+
+/// Zero-fills a spare 1 MiB at a time, each chunk synced before the next is written: the
+/// device queue then never holds more than 1 MiB of the spare, so a synced append that runs
+/// meanwhile waits behind at most one chunk instead of the whole file (measured: the slowest
+/// 1 KiB synced append fell from ~35 ms to a few ms, see `docs/DURABILITY.md` §5a).
+fn zero_fill_paced(file: &dyn FileHandle, size: u64) -> std::io::Result<()> {
+    let zeros = vec![0u8; 1 << 20];
+    let mut at = 0;
+    while at < size {
+        let n = (size - at).min(zeros.len() as u64);
+        file.write_at(&zeros[..n as usize], at)?;
+        file.sync_data()?;
+        at += n;
+    }
+    Ok(())
 }
 
 /// Gives `file` its `size` bytes as `mode` says.
