@@ -243,8 +243,10 @@ impl Sink {
                 .expect("open raft-engine"),
             ),
             Lane::Storage => {
-                let mut o = StorageOptions::default();
-                o.wal = wal_opts(segment);
+                let o = StorageOptions {
+                    wal: wal_opts(segment),
+                    ..StorageOptions::default()
+                };
                 Sink::Storage(DiskStorage::open(dir, o).expect("open DiskStorage"))
             }
             Lane::Wal => Sink::Wal(Box::new(
