@@ -33,9 +33,14 @@ impl Default for StorageOptions {
 }
 
 impl StorageOptions {
-    /// Options whose WAL and snapshots both use the file system `fs` (tests pass a `SimFs`).
+    /// Options whose WAL and snapshots both use the file system `fs` (tests pass a `SimFs`),
+    /// with the WAL's next segment prepared on the appending thread
+    /// ([`background_prepare`](stele_wal::WalOptions::background_prepare) off): the order of
+    /// file-system calls then depends only on the calls made, which a simulated disk that
+    /// crashes or fails at its n-th call needs.
     pub fn with_fs(fs: stele_wal::fs::DynFs) -> Self {
         let mut o = Self::default();
+        o.wal.background_prepare = false;
         o.wal.fs = fs.clone();
         o.snap.fs = fs;
         o

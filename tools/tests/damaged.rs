@@ -218,3 +218,27 @@ fn a_wal_directory_works_alone() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("{SEG0}: ok")), "{out}");
 }
+
+/// Files a running WAL makes next to its segments (the spare, one being prepared, a recycled
+/// segment) are described for what they are and do not make `--verify` fail.
+#[test]
+fn spare_and_recycled_files_are_named_not_problems() {
+    let dir = copy_fixture("clean");
+    let wal = dir.path().join("wal");
+    std::fs::write(wal.join("0000000000000003.spare"), vec![0u8; 4096]).unwrap();
+    std::fs::write(wal.join("0000000000000004.spare.tmp"), vec![0u8; 100]).unwrap();
+    std::fs::write(wal.join("0000000000000000.recycle"), vec![7u8; 4096]).unwrap();
+    let outs = all_modes(dir.path(), 0);
+    let text = &outs[0];
+    for (name, what) in [
+        ("0000000000000003.spare", "preallocated ahead of a cut"),
+        ("0000000000000004.spare.tmp", "being prepared"),
+        ("0000000000000000.recycle", "kept for reuse"),
+    ] {
+        let line = text.lines().find(|l| l.contains(name));
+        assert!(
+            line.is_some_and(|l| l.contains(what)),
+            "{name}: want '{what}' in:\n{text}"
+        );
+    }
+}

@@ -363,3 +363,7 @@ impl LogIndex {
         self.segs.iter().map(|s| s.batches.len()).sum()
     }
 }
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

@@ -64,6 +64,7 @@ mod read;
 mod records;
 mod replay;
 mod segment;
+mod spare;
 mod wal;
 mod writer;
 

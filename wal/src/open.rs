@@ -28,6 +28,7 @@ use crate::replay::segment_file::open_segment;
 use crate::replay::walk::{is_zero, walk_batches, End, Visitor};
 use crate::replay::Policy;
 use crate::segment::Segment;
+use crate::spare::{Spare, SpareFile};
 use crate::wal::{Active, Inner, RecoveryReport, Recyclable, Wal};
 
 /// The directory's files, sorted out.
@@ -35,6 +36,8 @@ struct Listing {
     /// (seq, first index, path), by seq.
     segments: Vec<(u64, u64, PathBuf)>,
     recycle: Vec<PathBuf>,
+    /// A spare left by the last process (`spare.rs`).
+    spare: Option<PathBuf>,
 }
 
 /// What replaying the segment chain rebuilt.
@@ -73,6 +76,7 @@ fn list(
 ) -> Result<Listing> {
     let mut segments = Vec::new();
     let mut recycle = Vec::new();
+    let mut spare = None;
     let mut removed = false;
     let remove = |path: &Path| fs.remove(path).map_err(|e| Error::io("remove", path, e));
     for name in fs.list(dir).map_err(|e| Error::io("list", dir, e))? {
@@ -86,6 +90,11 @@ fn list(
             }
             Err(OtherKind::Recycle) if recycle.len() < opts.recycle => recycle.push(path),
             Err(OtherKind::Recycle) => {
+                remove(&path)?;
+                removed = true;
+            }
+            Err(OtherKind::Spare) if spare.is_none() => spare = Some(path),
+            Err(OtherKind::Spare) => {
                 remove(&path)?;
                 removed = true;
             }
@@ -115,7 +124,11 @@ fn list(
             });
         }
     }
-    Ok(Listing { segments, recycle })
+    Ok(Listing {
+        segments,
+        recycle,
+        spare,
+    })
 }
 
 /// Replays every segment in order: sealed ones from their seals, the last (if unsealed) batch
@@ -230,6 +243,23 @@ fn recover_active(
     })
 }
 
+/// Opens the spare a previous process left; one that cannot be opened or is too small is
+/// removed (best effort: it is not part of the log, and a new one will be prepared).
+fn reopen_spare(fs: &dyn FileSystem, path: PathBuf, size: u64) -> Option<SpareFile> {
+    let opened = fs.open(&path, true).and_then(|f| Ok((f.len()?, f)));
+    match opened {
+        Ok((len, file)) if len >= size => Some(SpareFile {
+            path,
+            file,
+            size: len,
+        }),
+        _ => {
+            let _ = fs.remove(&path);
+            None
+        }
+    }
+}
+
 /// Makes what open reports as the log durable: raft takes everything in storage as persisted
 /// at startup, and a crashed writer may have left written but unsynced batches (and unsynced
 /// directory entries) that the page cache still shows.
@@ -280,7 +310,11 @@ impl Wal {
             })
             .collect();
         let inner = Inner::recovered(index, state, replayed.active, next_seq, recycle);
-        Ok(Wal {
+        let leftover = listing
+            .spare
+            .and_then(|p| reopen_spare(&*fs, p, opts.segment_size));
+        let spare = Spare::start(dir.clone(), &opts, leftover);
+        let wal = Wal {
             dir,
             opts,
             inner: Mutex::new(inner),
@@ -288,7 +322,23 @@ impl Wal {
             purge_lock: Mutex::new(()),
             report,
             salt_counter: AtomicU64::new(0),
+            spare,
             _lock: lock,
-        })
+        };
+        wal.start_writing()?;
+        Ok(wal)
+    }
+
+    /// Makes sure a segment is open for appends when opening returns (so the first append does
+    /// not create one), and that the next one's file is being prepared.
+    fn start_writing(&self) -> Result<()> {
+        let mut inner = self.lock_inner();
+        if inner.active.is_none() {
+            return self.cut(&mut inner, 0);
+        }
+        if !inner.recycle.iter().any(|r| r.old.strong_count() == 0) {
+            self.spare.request(inner.next_seq);
+        }
+        Ok(())
     }
 }

@@ -35,11 +35,18 @@ pub struct WalOptions {
     pub segment_size: u64,
     /// How new segment files are preallocated.
     pub preallocate: Preallocate,
-    /// How many purged segments to keep for reuse instead of removing them (0: none). A reused
-    /// segment is already allocated and written, so it needs no preallocation.
+    /// How many purged segments to keep for reuse instead of removing them (default 2; 0:
+    /// none). A reused segment is already allocated and written, so it needs no preallocation;
+    /// its old bytes can never be read as data (every batch's checksum binds its segment's
+    /// sequence number and salt).
     pub recycle: usize,
     /// What to do with a torn tail.
     pub recovery: RecoveryMode,
+    /// Prepare the next segment's file (the spare) on a thread of the WAL's own while the
+    /// current segment fills (default `true`), so a cut does not preallocate on the append
+    /// path. `false`: the appending thread prepares it right after each cut (no extra thread,
+    /// and a deterministic order of I/O calls, which the crash tests rely on).
+    pub background_prepare: bool,
     /// The file system (the real one by default; tests pass a `SimFs`).
     pub fs: DynFs,
     /// Makes segment salts deterministic (for golden-file tests only; built with the
@@ -53,8 +60,9 @@ impl Default for WalOptions {
         WalOptions {
             segment_size: 64 << 20,
             preallocate: Preallocate::ZeroFill,
-            recycle: 0,
+            recycle: 2,
             recovery: RecoveryMode::TolerateCorruptTail,
+            background_prepare: true,
             fs: StdFs::shared(),
             #[cfg(feature = "testing")]
             salt_seed: None,

@@ -17,6 +17,7 @@ use crate::index::LogIndex;
 use crate::options::WalOptions;
 use crate::records::LogState;
 use crate::segment::Segment;
+use crate::spare::Spare;
 
 /// The segment being written.
 #[derive(Debug)]
@@ -127,6 +128,12 @@ pub struct WalStats {
     pub syncs: u64,
     /// Purged segments kept for reuse.
     pub recyclable: usize,
+    /// True if the next segment's file (the spare) is prepared.
+    pub spare_ready: bool,
+    /// Cuts that had to wait for the spare to be prepared.
+    pub spare_waits: u64,
+    /// Total wait of those cuts, in microseconds.
+    pub spare_wait_micros: u64,
 }
 
 /// A segmented, checksummed, fsync-aware write-ahead log for one raft group. `Send + Sync`: share
@@ -140,6 +147,8 @@ pub struct Wal {
     pub(crate) purge_lock: Mutex<()>,
     pub(crate) report: RecoveryReport,
     pub(crate) salt_counter: AtomicU64,
+    /// The next segment's file; dropped (its thread stopped) before the lock is released.
+    pub(crate) spare: Spare,
     pub(crate) _lock: LockGuard,
 }
 
@@ -220,6 +229,9 @@ impl Wal {
             bytes_written: inner.bytes_written,
             syncs: inner.syncs,
             recyclable: inner.recycle.len(),
+            spare_ready: self.spare.is_ready(),
+            spare_waits: self.spare.waits().0,
+            spare_wait_micros: self.spare.waits().1.as_micros() as u64,
         }
     }
 

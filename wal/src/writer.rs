@@ -6,8 +6,10 @@
 //!   after the write has returned.
 //! - group commit: the first waiter becomes the syncer, drops the lock, `fdatasync`s, and marks
 //!   every batch written before it started as durable; later waiters are covered by the next one.
-//! - cut: prepare the next segment completely under a temporary (or recycled) name and sync it;
-//!   seal the current segment (footer, trailer, sync); rename; fsync the directory.
+//! - cut: take a recycled file or the spare (`spare.rs`, preallocated ahead of time), or
+//!   preallocate a new file under a temporary name; write the header and head batch into it and
+//!   sync it; seal the current segment (footer, trailer, sync); rename; fsync the directory;
+//!   then ask for the next spare.
 //! - any failed write, sync, rename or directory sync poisons the WAL. Only a failure while
 //!   preparing the next segment (for example ENOSPC while preallocating) does not: that file is
 //!   not part of the log yet, so the log is unchanged and the append can be retried.
@@ -23,8 +25,8 @@ use crate::format::{
     RECYCLE_SUFFIX, SEGMENT_HEADER_LEN, TMP_SUFFIX, TRAILER_LEN,
 };
 use crate::fs::FileHandle;
-use crate::options::Preallocate;
 use crate::segment::Segment;
+use crate::spare;
 use crate::wal::{Active, Inner, Wal};
 
 /// Where an appended batch landed.
@@ -221,6 +223,10 @@ impl Wal {
             stats: SegStats::default(),
         });
         inner.next_seq += 1;
+        if !inner.recycle.iter().any(|r| r.old.strong_count() == 0) {
+            // The next cut's file: prepared while this segment fills.
+            self.spare.request(inner.next_seq);
+        }
         Ok(())
     }
 
@@ -249,7 +255,10 @@ impl Wal {
             group: GROUP_ID,
         };
         h.encode(&id, &mut head.frame_mut()[..BATCH_HEADER_LEN]);
-        let (path, file, size) = match self.take_recyclable(inner, size) {
+        let reused = self
+            .take_recyclable(inner, size)
+            .or_else(|| self.spare.take(size).map(|s| (s.path, s.file, s.size)));
+        let (path, file, size) = match reused {
             Some(r) => r,
             None => {
                 let tmp = self
@@ -261,7 +270,7 @@ impl Wal {
                     .fs
                     .create(&tmp)
                     .map_err(|e| Error::io("create", &tmp, e))?;
-                if let Err(e) = self.preallocate(&*file, size) {
+                if let Err(e) = spare::preallocate(&*file, size, self.opts.preallocate) {
                     let _ = self.opts.fs.remove(&tmp);
                     return Err(Error::io("preallocate", &tmp, e));
                 }
@@ -283,23 +292,6 @@ impl Wal {
             size,
             pos,
         })
-    }
-
-    fn preallocate(&self, file: &dyn FileHandle, size: u64) -> std::io::Result<()> {
-        match self.opts.preallocate {
-            Preallocate::ZeroFill => {
-                let zeros = vec![0u8; 1 << 20];
-                let mut at = 0;
-                while at < size {
-                    let n = (size - at).min(zeros.len() as u64);
-                    file.write_at(&zeros[..n as usize], at)?;
-                    at += n;
-                }
-                Ok(())
-            }
-            Preallocate::Fallocate => file.allocate(size),
-            Preallocate::SetLen => file.set_len(size),
-        }
     }
 
     /// A recycled file of at least `size` bytes that no reader still holds.

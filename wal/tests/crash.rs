@@ -7,12 +7,23 @@
 //! durable (and, in a second pass, random prefixes of unsynced writes, torn). The recovered log
 //! must equal the model as of the last acknowledged sync or of some later operation that was
 //! in flight (a cut or a group commit may make unacknowledged batches durable too).
+//!
+//! Cuts take the spare (the next segment's file, prepared after the previous cut) or a
+//! recycled segment, so the steps include every step of preparing a spare, of a cut into a
+//! prepared or recycled file, and of recycling by purge. After each reopen no temporary file is
+//! left behind and at most one spare and the configured number of recycled files remain.
+//! The spare is prepared on the appending thread here (a deterministic order of steps); a
+//! second test runs the same workload with the preparing thread, where which call is step n
+//! varies from run to run but the same rules must hold.
 
 mod common;
 
-use common::{batch, open, Model};
+use std::path::Path;
+
+use common::{batch, sim_opts, Model};
 use stele_wal::fs::sim::{CrashMode, SimFs};
-use stele_wal::HardState;
+use stele_wal::fs::FileSystem;
+use stele_wal::{HardState, Wal};
 
 const SEG: u64 = 4 << 10;
 
@@ -83,11 +94,11 @@ fn workload() -> Vec<Op> {
 
 /// Runs the workload until it ends or the first error (the crash). Returns the model states
 /// the disk may legitimately hold: the last acknowledged one and every later one.
-fn run(fs: &SimFs) -> Vec<(Model, u64)> {
+fn run(fs: &SimFs, background: bool) -> Vec<(Model, u64)> {
     let mut model = Model::default();
     let mut first = 1;
     let mut candidates = vec![(model.clone(), first)];
-    let Ok(wal) = open(fs, SEG) else {
+    let Ok(wal) = open(fs, background) else {
         return candidates;
     };
     for op in workload() {
@@ -125,18 +136,43 @@ fn run(fs: &SimFs) -> Vec<(Model, u64)> {
     candidates
 }
 
-fn check_crash_states(mode_for: impl Fn(u64) -> CrashMode) -> u64 {
+fn open(fs: &SimFs, background: bool) -> stele_wal::Result<Wal> {
+    let opts = stele_wal::WalOptions {
+        background_prepare: background,
+        ..sim_opts(fs, SEG)
+    };
+    Wal::open(Path::new("/w"), opts)
+}
+
+/// After a reopen: segments, the lock, at most one spare and at most `recycle` (2) recycled
+/// files; nothing temporary.
+fn check_no_leftovers(fs: &SimFs, n: u64) {
+    let names = fs.list(Path::new("/w")).unwrap();
+    let count = |suffix: &str| names.iter().filter(|x| x.ends_with(suffix)).count();
+    let known = names.iter().all(|x| {
+        x == "LOCK" || x.ends_with(".wal") || x.ends_with(".spare") || x.ends_with(".recycle")
+    });
+    assert!(
+        known,
+        "crash at step {n}: unexpected files after reopen: {names:?}"
+    );
+    assert!(count(".spare") <= 1, "crash at step {n}: {names:?}");
+    assert!(count(".recycle") <= 2, "crash at step {n}: {names:?}");
+}
+
+fn check_crash_states(background: bool, mode_for: impl Fn(u64) -> CrashMode) -> u64 {
     let clean = SimFs::new();
-    run(&clean);
+    run(&clean, background);
     let total = clean.steps();
     assert!(total > 100, "workload too small: {total} steps");
     for n in 1..=total {
         let fs = SimFs::new();
         fs.crash_at(n);
-        let candidates = run(&fs);
+        let candidates = run(&fs, background);
         fs.crash(mode_for(n));
-        let wal =
-            open(&fs, SEG).unwrap_or_else(|e| panic!("crash at step {n}: reopen failed: {e}"));
+        let wal = open(&fs, background)
+            .unwrap_or_else(|e| panic!("crash at step {n}: reopen failed: {e}"));
+        check_no_leftovers(&fs, n);
         let ok = candidates
             .iter()
             .any(|(m, first)| m.matches(&wal, *first).is_ok());
@@ -158,15 +194,22 @@ fn check_crash_states(mode_for: impl Fn(u64) -> CrashMode) -> u64 {
 
 #[test]
 fn crash_at_every_step_drop_unsynced() {
-    let n = check_crash_states(|_| CrashMode::DropUnsynced);
+    let n = check_crash_states(false, |_| CrashMode::DropUnsynced);
     println!("checked {n} crash states (unsynced writes dropped)");
+}
+
+#[test]
+fn crash_at_every_step_with_the_preparing_thread() {
+    let n = check_crash_states(true, |_| CrashMode::DropUnsynced);
+    let m = check_crash_states(true, |n| CrashMode::KeepPrefix { seed: n });
+    println!("checked {} crash states with background preparation", n + m);
 }
 
 #[test]
 fn crash_at_every_step_torn_prefixes() {
     let mut states = 0;
     for seed in [1u64, 7, 42] {
-        states += check_crash_states(|n| CrashMode::KeepPrefix {
+        states += check_crash_states(false, |n| CrashMode::KeepPrefix {
             seed: seed.wrapping_mul(1_000_003) ^ n,
         });
     }

@@ -182,7 +182,12 @@ fn a_checksum_valid_batch_at_index_zero_is_rejected_not_panicked_on() {
     use stele_wal::format::{kind, BatchHeader, SegmentId, BATCH_MAGIC, GROUP_ID};
     use stele_wal::fs::FileSystem;
     let fs = SimFs::new();
-    drop(open(&fs, SEG).unwrap()); // creates /w
+    drop(open(&fs, SEG).unwrap()); // creates /w (and its first segment and spare: removed)
+    for name in fs.list(Path::new("/w")).unwrap() {
+        if name != "LOCK" {
+            fs.remove(&Path::new("/w").join(name)).unwrap();
+        }
+    }
     let id = SegmentId {
         seq: 5,
         first_index: 1,

@@ -187,8 +187,13 @@ pub(crate) fn list_wal(t: &Target, o: &mut Out<'_>) -> Option<stele_wal::inspect
     };
     for (name, kind) in &listing.others {
         let what = match kind {
-            OtherKind::Temp => "a segment being prepared, or left by a crash (removed on open)",
+            OtherKind::Temp => {
+                "a segment or spare being prepared, or left by a crash (removed on open)"
+            }
             OtherKind::Recycle => "a purged segment kept for reuse (not part of the log)",
+            OtherKind::Spare => {
+                "the next segment's file, preallocated ahead of a cut (not part of the log)"
+            }
             OtherKind::Ignored => "not a WAL file (ignored)",
             OtherKind::Lock | OtherKind::BadSegmentName => continue,
         };

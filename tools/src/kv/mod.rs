@@ -31,9 +31,6 @@ use machine::{KvMachine, Members};
 use memkv::MemKv;
 use metrics::{Histogram, TimedFs};
 
-/// Purged WAL segments kept for reuse (each 64 MiB).
-const WAL_RECYCLE: usize = 2;
-
 /// Command line of `stele-kv`.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -126,9 +123,6 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     let fsync = Arc::new(Histogram::default());
     let mut opts = StorageOptions::default();
     opts.wal.fs = Arc::new(TimedFs::new(opts.wal.fs.clone(), fsync.clone()));
-    // Segments purged behind a snapshot are reused rather than deleted: a new segment then
-    // needs no 64 MiB zero-fill (which stalls the append that cuts it for ~100 ms).
-    opts.wal.recycle = WAL_RECYCLE;
     let storage = DiskStorage::open(&dir, opts)
         .map_err(|e| Failure::because(format!("opening {}", dir.display()), e))?;
     let rec = storage.recovery().clone();

@@ -6,14 +6,17 @@
 use std::fmt;
 
 use crate::format::{self, LOCK_NAME, RECYCLE_SUFFIX, TMP_SUFFIX};
+use crate::spare::SPARE_SUFFIX;
 
 /// What a file that is not a segment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtherKind {
-    /// `*.wal.tmp`: a segment being prepared; opening removes it.
+    /// `*.wal.tmp` or `*.spare.tmp`: a segment or spare being prepared; opening removes it.
     Temp,
     /// `*.recycle`: a purged segment kept for reuse.
     Recycle,
+    /// `*.spare`: the next segment's file, preallocated ahead of a cut; never part of the log.
+    Spare,
     /// The lock file.
     Lock,
     /// A name ending in `.wal` that does not parse: opening refuses the directory.
@@ -27,17 +30,21 @@ pub(crate) fn classify(name: &str) -> Result<(u64, u64), OtherKind> {
     if let Some(parsed) = format::parse_segment_name(name) {
         return Ok(parsed);
     }
-    Err(if name.ends_with(TMP_SUFFIX) && name.contains(".wal") {
-        OtherKind::Temp
-    } else if name.ends_with(RECYCLE_SUFFIX) {
-        OtherKind::Recycle
-    } else if name == LOCK_NAME {
-        OtherKind::Lock
-    } else if name.ends_with(".wal") {
-        OtherKind::BadSegmentName
-    } else {
-        OtherKind::Ignored
-    })
+    Err(
+        if name.ends_with(TMP_SUFFIX) && (name.contains(".wal") || name.contains(SPARE_SUFFIX)) {
+            OtherKind::Temp
+        } else if name.ends_with(RECYCLE_SUFFIX) {
+            OtherKind::Recycle
+        } else if name.ends_with(SPARE_SUFFIX) {
+            OtherKind::Spare
+        } else if name == LOCK_NAME {
+            OtherKind::Lock
+        } else if name.ends_with(".wal") {
+            OtherKind::BadSegmentName
+        } else {
+            OtherKind::Ignored
+        },
+    )
 }
 
 /// Why a name is refused, in words.
@@ -99,6 +106,9 @@ mod tests {
             classify("0000000000000003.recycle"),
             Err(OtherKind::Recycle)
         );
+        assert_eq!(classify("0000000000000004.spare"), Err(OtherKind::Spare));
+        assert_eq!(classify("0000000000000004.spare.tmp"), Err(OtherKind::Temp));
+        assert_eq!(classify("notes.tmp"), Err(OtherKind::Ignored));
         assert_eq!(classify(LOCK_NAME), Err(OtherKind::Lock));
         assert_eq!(classify("3-9.wal"), Err(OtherKind::BadSegmentName));
         assert_eq!(classify("notes.txt"), Err(OtherKind::Ignored));

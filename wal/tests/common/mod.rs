@@ -13,6 +13,9 @@ pub fn sim_opts(fs: &SimFs, segment_size: u64) -> WalOptions {
     WalOptions {
         segment_size,
         fs: Arc::new(fs.clone()),
+        // The spare is prepared on the appending thread: the order of I/O calls, which the
+        // crash tests enumerate, then depends only on the calls made.
+        background_prepare: false,
         ..WalOptions::default()
     }
 }
