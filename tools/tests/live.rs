@@ -63,6 +63,16 @@ fn an_idle_live_writer_sees_nothing_change() {
         .unwrap();
     s.compact(60).unwrap();
     append(&s, 121, 4);
+    // Idle means nothing is written: wait (bounded) for a spare being prepared in the
+    // background after the last cut.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while s.wal().stats().spare_preparing {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the spare never got ready"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let before = snapshot_tree(dir.path());
     let d = dir.path().to_str().unwrap();
     for args in [&[][..], &["--raw"], &["--stats"], &["--format", "json"]] {

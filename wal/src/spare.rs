@@ -174,6 +174,12 @@ impl Spare {
     pub fn is_ready(&self) -> bool {
         self.slot.lock().ready.is_some()
     }
+
+    /// True while a spare is asked for or being prepared (the directory may change).
+    pub fn is_preparing(&self) -> bool {
+        let st = self.slot.lock();
+        st.busy || st.wanted.is_some()
+    }
 }
 
 impl Drop for Spare {

@@ -130,6 +130,9 @@ pub struct WalStats {
     pub recyclable: usize,
     /// True if the next segment's file (the spare) is prepared.
     pub spare_ready: bool,
+    /// True while the spare is being prepared in the background: the WAL directory may change
+    /// (a `.spare.tmp` file appears, then is renamed) although nothing is being appended.
+    pub spare_preparing: bool,
     /// Cuts that had to wait for the spare to be prepared.
     pub spare_waits: u64,
     /// Total wait of those cuts, in microseconds.
@@ -230,6 +233,7 @@ impl Wal {
             syncs: inner.syncs,
             recyclable: inner.recycle.len(),
             spare_ready: self.spare.is_ready(),
+            spare_preparing: self.spare.is_preparing(),
             spare_waits: self.spare.waits().0,
             spare_wait_micros: self.spare.waits().1.as_micros() as u64,
         }
