@@ -20,9 +20,9 @@
 //! order, for the crash tests and for embedders that want no extra thread).
 //!
 //! Invariants: at most one spare exists (plus at most one `.spare.tmp` being written); a spare
-//! handed to a cut is never handed out again; a failed preparation removes its file and is
-//! reported to the next cut, which then prepares its segment itself (and fails the append, not
-//! the WAL, if that fails too).
+//! handed to a cut is never handed out again; a failed preparation removes its file, is
+//! logged and leaves no spare, so the next cut prepares its segment itself (and fails the
+//! append, not the WAL, if that fails too).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -58,8 +58,6 @@ struct State {
     /// A spare is asked for (for the segment with this sequence number).
     wanted: Option<u64>,
     busy: bool,
-    /// The last preparation failed; the next cut prepares its own segment.
-    failed: bool,
     stop: bool,
     waits: u64,
     waited: Duration,
@@ -134,11 +132,7 @@ impl Spare {
         }
         drop(st);
         let made = prepare(&self.job, seq);
-        let mut st = self.slot.lock();
-        match made {
-            Ok(f) => st.ready = Some(f),
-            Err(()) => st.failed = true,
-        }
+        self.slot.lock().ready = made;
     }
 
     /// Takes the spare if it has at least `size` bytes, waiting for one being prepared.
@@ -154,7 +148,6 @@ impl Spare {
             }
             st.waited += t0.elapsed();
         }
-        st.failed = false;
         match st.ready.take() {
             Some(f) if f.size >= size => Some(f),
             other => {
@@ -207,10 +200,7 @@ fn run(slot: &Slot, job: &Job) {
             st = slot.lock();
             st.busy = false;
             st.wanted = None;
-            match made {
-                Ok(f) => st.ready = Some(f),
-                Err(()) => st.failed = true,
-            }
+            st.ready = made;
             slot.cond.notify_all();
             continue;
         }
@@ -225,7 +215,7 @@ fn run(slot: &Slot, job: &Job) {
 /// Makes `{seq:016x}.spare`: create under a temporary name, preallocate, sync, rename. On
 /// failure the temporary file is removed (best effort) and the failure logged; the cut that
 /// needed it then prepares its own file and reports the error to its caller.
-fn prepare(job: &Job, seq: u64) -> Result<SpareFile, ()> {
+fn prepare(job: &Job, seq: u64) -> Option<SpareFile> {
     let path = job.dir.join(format!("{seq:016x}{SPARE_SUFFIX}"));
     let tmp = job.dir.join(format!("{seq:016x}{SPARE_SUFFIX}.tmp"));
     let made = (|| {
@@ -240,7 +230,7 @@ fn prepare(job: &Job, seq: u64) -> Result<SpareFile, ()> {
         Ok::<_, std::io::Error>(file)
     })();
     match made {
-        Ok(file) => Ok(SpareFile {
+        Ok(file) => Some(SpareFile {
             path,
             file,
             size: job.size,
@@ -248,7 +238,7 @@ fn prepare(job: &Job, seq: u64) -> Result<SpareFile, ()> {
         Err(e) => {
             log::warn!("stele-wal: preparing {}: {e}", tmp.display());
             let _ = job.fs.remove(&tmp);
-            Err(())
+            None
         }
     }
 }

@@ -223,6 +223,7 @@ impl Wal {
     /// Counters.
     pub fn stats(&self) -> WalStats {
         let inner = self.lock_inner();
+        let (spare_waits, spare_waited) = self.spare.waits();
         WalStats {
             segments: inner.index.segments().len(),
             indexed_batches: inner.index.batch_count(),
@@ -234,8 +235,8 @@ impl Wal {
             recyclable: inner.recycle.len(),
             spare_ready: self.spare.is_ready(),
             spare_preparing: self.spare.is_preparing(),
-            spare_waits: self.spare.waits().0,
-            spare_wait_micros: self.spare.waits().1.as_micros() as u64,
+            spare_waits,
+            spare_wait_micros: spare_waited.as_micros() as u64,
         }
     }
 
