@@ -67,6 +67,11 @@ pub enum Error {
     /// is the panic's message and location.
     #[error("the node thread panicked: {0}")]
     PanickedWith(String),
+    /// The transport can no longer carry messages (one of its threads ended while the node was
+    /// running: a panic, or a loop that returned); the node stops rather than run cut off from
+    /// its peers. The text names the thread and why it ended.
+    #[error("the transport failed: {0}")]
+    TransportFailed(String),
     /// An invalid argument, or on-disk state the driver cannot start from.
     #[error("invalid: {0}")]
     Invalid(String),

@@ -14,7 +14,11 @@
 //! - every `MsgSnapshot` gets exactly one `report_snapshot`: `Finish` after its frame is
 //!   written and flushed, `Failure` if it is dropped or the write fails; the frame is streamed
 //!   from the message (no second copy of the snapshot data);
-//! - an incoming frame longer than `max_frame` closes the connection.
+//! - an incoming frame longer than `max_frame` closes the connection;
+//! - every thread runs [`guarded`]: a panic in it (caught, not printed), or the acceptor or a
+//!   sender ending while the transport runs, is recorded, and [`Transport::check`] then fails
+//!   with [`Error::TransportFailed`], which stops the node (fail-stop). A reader thread ends
+//!   normally when its connection closes.
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
@@ -87,9 +91,11 @@ impl TcpTransport {
                 mailbox: mailbox.clone(),
                 shared: self.shared.clone(),
             };
+            let name = format!("stele-tcp-{}-to-{to}", self.id);
+            let shared = self.shared.clone();
             let spawned = std::thread::Builder::new()
-                .name(format!("stele-tcp-{}-to-{to}", self.id))
-                .spawn(move || peer.run(rx));
+                .name(name.clone())
+                .spawn(move || guarded(&shared, &name, Ends::Unexpectedly, || peer.run(rx)));
             match spawned {
                 Ok(t) => self.threads.push(t),
                 Err(e) => {
@@ -113,9 +119,13 @@ impl Transport for TcpTransport {
             .take()
             .ok_or_else(|| Error::Invalid("the transport was already started".into()))?;
         let (shared, cfg, mb) = (self.shared.clone(), self.cfg.clone(), mailbox.clone());
+        let name = format!("stele-tcp-{}-accept", self.id);
         let t = std::thread::Builder::new()
-            .name(format!("stele-tcp-{}-accept", self.id))
-            .spawn(move || accept_loop(listener, &shared, &cfg, &mb))?;
+            .name(name.clone())
+            .spawn(move || {
+                let run = || accept_loop(listener, &shared, &cfg, &mb);
+                guarded(&shared, &name, Ends::Unexpectedly, run)
+            })?;
         self.threads.push(t);
         self.mailbox = Some(mailbox);
         Ok(())
@@ -143,6 +153,13 @@ impl Transport for TcpTransport {
                     }
                 }
             }
+        }
+    }
+
+    fn check(&mut self) -> Result<()> {
+        match self.shared.failure() {
+            Some(what) => Err(Error::TransportFailed(what)),
+            None => Ok(()),
         }
     }
 
@@ -177,11 +194,13 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, cfg: &Arc<TcpConfig>
         let spawned = std::thread::Builder::new()
             .name("stele-tcp-read".into())
             .spawn(move || {
-                let key = shared.track(&stream);
-                if let Err(e) = read_loop(&stream, max, &mb) {
-                    log::debug!("stele-raft tcp: incoming connection closed: {e}");
-                }
-                shared.forget(key);
+                guarded(&shared.clone(), "stele-tcp-read", Ends::Normally, || {
+                    let key = shared.track(&stream);
+                    if let Err(e) = read_loop(&stream, max, &mb) {
+                        log::debug!("stele-raft tcp: incoming connection closed: {e}");
+                    }
+                    shared.forget(key);
+                })
             });
         match spawned {
             Ok(t) => readers.push(t),
@@ -192,6 +211,29 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, cfg: &Arc<TcpConfig>
     shared.shutdown_all();
     for t in readers {
         let _ = t.join();
+    }
+}
+
+/// Whether a transport thread's loop may return while the transport runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    /// It may (a reader: its connection closed).
+    Normally,
+    /// It must not (the acceptor, a sender): returning before stop is a failure.
+    Unexpectedly,
+}
+
+/// Runs a transport thread's body `f`, recording in `shared` a panic in it (caught by
+/// `quiet_panic`, so the hook prints nothing: the node reports it, once) or, for
+/// [`Ends::Unexpectedly`], its return before the transport was stopped.
+fn guarded(shared: &Shared, name: &str, ends: Ends, f: impl FnOnce()) {
+    match crate::quiet_panic::catch(f) {
+        Err(panic) => shared.fail(format!("thread {name} panicked: {panic}")),
+        Ok(()) if ends == Ends::Unexpectedly && !shared.stop.load(Ordering::Acquire) => shared
+            .fail(format!(
+                "thread {name} ended while the transport was running"
+            )),
+        Ok(()) => {}
     }
 }
 

@@ -81,9 +81,29 @@ pub(crate) struct Shared {
     /// Open sockets (both directions), to shut them down on stop.
     streams: Mutex<HashMap<u64, TcpStream>>,
     next_stream: AtomicU64,
+    /// The first thread failure (a panic, or a loop that ended while running): what
+    /// `Transport::check` reports.
+    failure: Mutex<Option<String>>,
 }
 
 impl Shared {
+    /// Records a thread failure; the first one is kept.
+    pub fn fail(&self, what: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            log::error!("stele-raft tcp: {what}");
+            *f = Some(what);
+        }
+    }
+
+    /// The first recorded thread failure, if any.
+    pub fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Registers a socket; returns its key for [`forget`](Self::forget).
     pub fn track(&self, s: &TcpStream) -> Option<u64> {
         let clone = s.try_clone().ok()?;

@@ -27,6 +27,14 @@ pub trait Transport: Send {
     /// Queues messages for their peers (`Message::to`). Must not block on the network.
     fn send(&mut self, msgs: Vec<Message>);
 
+    /// Called on every tick of the node: an error (for example
+    /// [`Error::TransportFailed`](crate::Error::TransportFailed): a thread of the transport's
+    /// that ended while it should be running) stops the node with that error, so that its owner
+    /// learns it (fail-stop) instead of running a node that can no longer reach its peers.
+    fn check(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Called once when the node stops: release connections and threads.
     fn stop(&mut self) {}
 }

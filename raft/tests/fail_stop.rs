@@ -63,3 +63,42 @@ fn a_requested_shutdown_resolves_ok() {
     let stopped = handle.wait_stopped(WAIT).expect("stopped");
     assert!(stopped.is_ok(), "{stopped:?}");
 }
+
+/// A transport whose threads have died: its `check` fails from the first tick on.
+struct DeadTransport;
+
+impl stele_raft::Transport for DeadTransport {
+    fn start(&mut self, _mailbox: stele_raft::Mailbox) -> stele_raft::Result<()> {
+        Ok(())
+    }
+
+    fn send(&mut self, _msgs: Vec<raft::eraftpb::Message>) {}
+
+    fn check(&mut self) -> stele_raft::Result<()> {
+        Err(stele_raft::Error::TransportFailed(
+            "thread t-to-2 panicked: cable cut".into(),
+        ))
+    }
+}
+
+#[test]
+fn a_failed_transport_stops_the_node_and_its_handle_says_why() {
+    let fs = SimFs::new();
+    let storage = DiskStorage::open("/f", sim_options(&fs)).unwrap();
+    let node = Node::start(
+        fast_config(1, &[1]),
+        storage,
+        Box::new(TestKv::new()),
+        Box::new(DeadTransport),
+    )
+    .unwrap();
+    let stopped = node
+        .handle()
+        .wait_stopped(WAIT)
+        .expect("the node stops within the bound");
+    let err = stopped.expect_err("a transport failure, not a requested stop");
+    assert!(
+        matches!(&*err, stele_raft::Error::TransportFailed(w) if w.contains("cable cut")),
+        "{err:?}"
+    );
+}

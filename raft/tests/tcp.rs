@@ -5,7 +5,9 @@
 //! - a peer that is down leads to `report_unreachable` (and `Failure` for a snapshot), and the
 //!   sender reconnects once the peer is up, both for a peer that was never up and for one
 //!   that restarts (its old connection broken);
-//! - three nodes over TCP elect a leader and replicate proposals.
+//! - three nodes over TCP elect a leader and replicate proposals;
+//! - a transport thread that panics makes `Transport::check` fail, naming the thread (the
+//!   node then stops: fail-stop), while a healthy transport checks fine.
 
 mod common;
 
@@ -238,4 +240,35 @@ fn three_nodes_over_tcp() {
     for n in nodes {
         n.shutdown().unwrap();
     }
+}
+
+#[test]
+fn a_panicking_transport_thread_fails_its_check() {
+    let peers = PeerBook::default(); // peer 2 has no address: its sender reports it unreachable
+    let mut t = TcpTransport::new(1, listener(), peers, tcp_config()).unwrap();
+    let mb = Mailbox::new(|inbound| match inbound {
+        Inbound::Unreachable(_) => panic!("the mailbox broke"),
+        _ => true,
+    });
+    t.start(mb).unwrap();
+    t.check().expect("a fresh transport is healthy");
+    t.send(vec![msg(1, 2, 1)]);
+    let deadline = Instant::now() + WAIT;
+    let what = loop {
+        match t.check() {
+            Err(stele_raft::Error::TransportFailed(what)) => break what,
+            Err(e) => panic!("unexpected error {e:?}"),
+            Ok(()) => assert!(
+                Instant::now() < deadline,
+                "the dead thread was never reported"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        what.contains("stele-tcp-1-to-2"),
+        "names the thread: {what}"
+    );
+    assert!(what.contains("the mailbox broke"), "says why: {what}");
+    t.stop();
 }

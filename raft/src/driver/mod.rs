@@ -203,6 +203,7 @@ impl Driver {
             let now = Instant::now();
             if now >= next_tick {
                 self.on_tick(now);
+                self.transport.check()?;
                 next_tick += tick;
                 if next_tick <= now {
                     next_tick = now + tick; // fell behind (a long snapshot): don't burst ticks
