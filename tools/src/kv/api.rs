@@ -265,6 +265,15 @@ impl App {
         )
     }
 
+    /// Why the node stopped on its own (the error chain), once it has; `None` while it runs
+    /// and after a requested shutdown.
+    pub fn stop_error(&self) -> Option<String> {
+        match self.node.wait_stopped(Duration::ZERO) {
+            Some(Err(e)) => Some(ErrorChain(&*e).to_string()),
+            _ => None,
+        }
+    }
+
     fn status(&self) -> Response {
         let s = self.node.status();
         Response::json(
@@ -283,6 +292,7 @@ impl App {
                 "snapshots_installed": s.snapshots_installed,
                 "keys": self.kv.len(),
                 "running": s.running,
+                "stop_error": self.stop_error(),
             }),
         )
     }

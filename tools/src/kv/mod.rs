@@ -8,6 +8,14 @@
 //! Durability: `PUT` and `DELETE` answer only after the entry is applied on this node, which
 //! happens only after it is committed, i.e. durable on a quorum. The map is rebuilt on restart
 //! from the newest snapshot and the WAL.
+//!
+//! Fail-stop: when the node stops on its own (a storage error such as damage read from a
+//! sealed segment, a failed fsync, a caught raft panic, a dead transport thread), a watcher
+//! thread sees it through [`NodeHandle::wait_stopped`](stele_raft::NodeHandle::wait_stopped)
+//! and stops the HTTP server as SIGTERM would: requests under way are answered 503, `/status`
+//! shows `"running": false` with the reason in `"stop_error"` meanwhile, and the process
+//! prints one `error:` line (the error chain, with file and byte offset where there is one)
+//! and exits with status 1, within [`WATCH_INTERVAL`] plus the server's stop grace.
 
 pub mod api;
 pub mod http;
@@ -18,12 +26,13 @@ pub mod server;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use clap::Parser;
-use stele_raft::{Node, NodeConfig, PeerBook, TcpConfig, TcpTransport};
+use stele_raft::{Node, NodeConfig, NodeHandle, PeerBook, TcpConfig, TcpTransport};
 use stele_storage::{DiskStorage, StorageOptions};
 
 use crate::error::{ErrorChain, Failure};
@@ -66,6 +75,9 @@ pub struct Args {
     /// Concurrent HTTP connections accepted.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
+    /// Size of a WAL segment file in MiB (a full segment is sealed and a new one started).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub wal_segment_mib: u64,
 }
 
 /// Parses the arguments and runs the node until SIGINT/SIGTERM; returns the exit code.
@@ -78,6 +90,21 @@ pub fn main_with_args() -> i32 {
             1
         }
     }
+}
+
+/// How often the watcher looks whether the node stopped on its own.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Starts the fail-stop watcher: once `node` stops on its own, sets `stop` (so the HTTP server
+/// answers what is under way and returns); returns once either has happened.
+fn watch(node: NodeHandle, stop: Arc<AtomicBool>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Acquire) {
+            if node.wait_stopped(WATCH_INTERVAL).is_some() {
+                stop.store(true, Ordering::Release);
+            }
+        }
+    })
 }
 
 /// The raft addresses of `--cluster`.
@@ -122,6 +149,7 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
 
     let fsync = Arc::new(Histogram::default());
     let mut opts = StorageOptions::default();
+    opts.wal.segment_size = args.wal_segment_mib << 20;
     opts.wal.fs = Arc::new(TimedFs::new(opts.wal.fs.clone(), fsync.clone()));
     let storage = DiskStorage::open(&dir, opts)
         .map_err(|e| Failure::because(format!("opening {}", dir.display()), e))?;
@@ -195,8 +223,11 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
         max_connections: args.max_connections,
         request_timeout: timeout,
     };
-    let served = server::serve(http_listener, handler, opts, stop);
+    let watcher = watch(node.handle(), stop.clone());
+    let served = server::serve(http_listener, handler, opts, stop.clone());
     println!("stele-kv: node {}: stopping", args.id);
+    stop.store(true, Ordering::Release); // the server may have returned on its own error
+    let _ = watcher.join();
     let r = node.shutdown();
     served.map_err(|e| Failure::because("the HTTP server failed", e))?;
     r.map_err(|e| Failure::because("the node stopped with an error", e))?;

@@ -178,6 +178,23 @@ impl Kv {
 
     /// Starts the process and waits until its HTTP server answers.
     pub fn start(&mut self) {
+        self.spawn();
+        let port = self.http;
+        let id = self.id;
+        wait_for(&format!("node {id} to serve HTTP"), || {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("node {id} exited at start: {st}; log: {}", self.log());
+                }
+            }
+            http(port, "GET", "/status", b"")
+                .ok()
+                .filter(|r| r.status == 200)
+        });
+    }
+
+    /// Starts the process, without waiting for it to serve.
+    pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "node {} already running", self.id);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -192,18 +209,28 @@ impl Kv {
             .spawn()
             .expect("spawn stele-kv");
         self.child = Some(child);
-        let port = self.http;
-        let id = self.id;
-        wait_for(&format!("node {id} to serve HTTP"), || {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(st)) = c.try_wait() {
-                    panic!("node {id} exited at start: {st}; log: {}", self.log());
-                }
+    }
+
+    /// Waits (up to `within`) for the process to exit on its own; panics, after killing it,
+    /// if it does not.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(st) = c.try_wait().expect("wait") {
+                return st;
             }
-            http(port, "GET", "/status", b"")
-                .ok()
-                .filter(|r| r.status == 200)
-        });
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "node {} did not exit within {within:?}: {}",
+                    self.id,
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The node's output so far.
