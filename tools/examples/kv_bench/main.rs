@@ -259,6 +259,7 @@ fn main() {
                 tick_ms: 100,
                 request_timeout_ms: 5_000,
                 max_connections: 256,
+                wal_segment_mib: 64,
             };
             let stop = node_stop.clone();
             std::thread::Builder::new()
