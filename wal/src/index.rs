@@ -179,8 +179,14 @@ impl LogIndex {
         self.terms.get(i.checked_sub(1)?).map(|r| r.1)
     }
 
-    /// Term runs that overlap `[lo, hi)`.
+    /// Term runs that overlap `[lo, hi)` clipped to the live entries (empty if none is in the
+    /// range); the first starts at `lo` or at the first live entry, whichever is later.
     pub fn term_runs(&self, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+        let lo = lo.max(self.first_index());
+        let hi = hi.min(self.last_index().saturating_add(1));
+        if lo >= hi {
+            return Vec::new();
+        }
         let start = self.terms.partition_point(|r| r.0 <= lo).saturating_sub(1);
         self.terms[start..]
             .iter()
@@ -226,9 +232,10 @@ impl LogIndex {
         for s in self.segs.iter_mut() {
             s.compact(index);
         }
+        // Keep the run holding `index + 1`, the new first entry, and every later one.
         let keep = self
             .terms
-            .partition_point(|r| r.0 <= index)
+            .partition_point(|r| r.0 <= index + 1)
             .saturating_sub(1);
         self.terms.drain(..keep);
         if let Some(r) = self.terms.first_mut() {
@@ -337,9 +344,10 @@ impl LogIndex {
         let t = new_first.and_then(|f| self.term(f - 1));
         let front = self.segs.pop_front()?;
         if let Some(new_first) = new_first {
+            // Keep the run holding `new_first` and every later one.
             let keep = self
                 .terms
-                .partition_point(|r| r.0 < new_first)
+                .partition_point(|r| r.0 <= new_first)
                 .saturating_sub(1);
             self.terms.drain(..keep);
             if let Some(r) = self.terms.first_mut() {

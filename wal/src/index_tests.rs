@@ -134,6 +134,51 @@ fn reset_drops_everything_and_restarts_after_its_index() {
     assert_eq!(ix.locate(11).unwrap().offset, 400);
 }
 
+/// The runs of a map of index to term: (first index, term) at every change of term.
+fn model_runs(model: &std::collections::BTreeMap<u64, u64>, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (&i, &t) in model.range(lo..hi.max(lo)) {
+        if runs.last().map(|r| r.1) != Some(t) {
+            runs.push((i, t));
+        }
+    }
+    runs
+}
+
+#[test]
+fn compaction_ending_at_a_term_change_leaves_no_stale_run() {
+    let fs = SimFs::new();
+    let mut ix = two_batches(&fs); // 1..=4 term 1, 5 term 2
+    ix.compact(4, 1);
+    assert_eq!(ix.term_runs(1, 6), [(5, 2)]);
+    assert_eq!(ix.term_runs(5, 6), [(5, 2)]);
+    assert_eq!((ix.term(4), ix.term(5)), (Some(1), Some(2)));
+}
+
+#[test]
+fn term_runs_of_an_empty_range_or_past_the_end_are_empty() {
+    let fs = SimFs::new();
+    let ix = two_batches(&fs);
+    assert_eq!(ix.term_runs(3, 3), []);
+    assert_eq!(ix.term_runs(4, 2), []);
+    assert_eq!(ix.term_runs(6, 9), []);
+    assert_eq!(ix.term_runs(0, 2), [(1, 1)]);
+    assert_eq!(ix.term_runs(2, 100), [(2, 1), (5, 2)]);
+}
+
+#[test]
+fn popping_a_segment_that_ends_at_a_term_change_leaves_no_stale_run() {
+    let fs = SimFs::new();
+    let mut ix = LogIndex::new();
+    ix.add_segment(segment(&fs, 0));
+    ix.push(64, 1, 4, &[(1, 1)]);
+    ix.add_segment(segment(&fs, 1));
+    ix.push(64, 5, 2, &[(5, 2)]);
+    ix.pop_front().unwrap();
+    assert_eq!(ix.prev(), (4, Some(1)));
+    assert_eq!(ix.term_runs(1, 7), [(5, 2)]);
+}
+
 #[test]
 fn many_segments_pop_from_the_front() {
     let fs = SimFs::new();
@@ -248,6 +293,10 @@ proptest! {
             prop_assert_eq!(ix.first_index(), first);
             prop_assert_eq!(ix.last_index(), last);
             prop_assert_eq!(ix.term(first - 1), prev_term);
+            prop_assert_eq!(ix.term_runs(0, u64::MAX), model_runs(&model, 0, u64::MAX));
+            for lo in first.saturating_sub(1)..=last + 1 {
+                prop_assert_eq!(ix.term_runs(lo, lo + 3), model_runs(&model, lo, lo + 3), "runs at {}", lo);
+            }
             for i in first..=last + 1 {
                 prop_assert_eq!(ix.term(i), model.get(&i).copied(), "term of {}", i);
                 let loc = ix.locate(i);
