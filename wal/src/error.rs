@@ -133,6 +133,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The log cannot grow past its active segment: preparing the next segment's file failed
+    /// (typically ENOSPC, the disk is full) and no recycled file is free. Nothing is damaged or
+    /// poisoned: appends still go into the active segment's preallocated space, and the
+    /// condition clears once a preparation succeeds (see [`Wal::check_room`](crate::Wal::check_room)).
+    #[error("no room for the next WAL segment: {reason}")]
+    NoRoom {
+        /// The failed preparation: the file and the system's error.
+        reason: String,
+    },
     /// The options passed to [`Wal::open`](crate::Wal::open) are out of range.
     #[error("invalid options: {reason}")]
     InvalidOptions {

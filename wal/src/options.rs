@@ -47,6 +47,10 @@ pub struct WalOptions {
     /// path. `false`: the appending thread prepares it right after each cut (no extra thread,
     /// and a deterministic order of I/O calls, which the crash tests rely on).
     pub background_prepare: bool,
+    /// After a failed preparation of the next segment's file (the disk full, say),
+    /// [`Wal::check_room`](crate::Wal::check_room) asks for another attempt at most this often
+    /// (default 1 s), so room freed on the disk is noticed without a restart.
+    pub room_retry: std::time::Duration,
     /// The file system (the real one by default; tests pass a `SimFs`).
     pub fs: DynFs,
     /// Makes segment salts deterministic (for golden-file tests only; built with the
@@ -63,6 +67,7 @@ impl Default for WalOptions {
             recycle: 2,
             recovery: RecoveryMode::TolerateCorruptTail,
             background_prepare: true,
+            room_retry: std::time::Duration::from_secs(1),
             fs: StdFs::shared(),
             #[cfg(feature = "testing")]
             salt_seed: None,

@@ -22,7 +22,9 @@
 //! Invariants: at most one spare exists (plus at most one `.spare.tmp` being written); a spare
 //! handed to a cut is never handed out again; a failed preparation removes its file, is
 //! logged and leaves no spare, so the next cut prepares its segment itself (and fails the
-//! append, not the WAL, if that fails too).
+//! append, not the WAL, if that fails too). The failure is remembered until a preparation
+//! succeeds: [`Spare::failure`] is what `Wal::check_room` reports, and it asks for a new
+//! attempt at most once per retry interval.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -61,6 +63,9 @@ struct State {
     stop: bool,
     waits: u64,
     waited: Duration,
+    /// The last preparation's failure (file and error) and when it ended; cleared by a
+    /// preparation that succeeds.
+    failed: Option<(String, Instant)>,
 }
 
 /// The spare slot, shared with the preparing thread.
@@ -68,6 +73,19 @@ struct State {
 struct Slot {
     state: Mutex<State>,
     cond: Condvar,
+}
+
+impl State {
+    /// Takes a preparation's outcome.
+    fn settle(&mut self, made: Result<SpareFile, String>) {
+        match made {
+            Ok(f) => {
+                self.ready = Some(f);
+                self.failed = None;
+            }
+            Err(why) => self.failed = Some((why, Instant::now())),
+        }
+    }
 }
 
 impl Slot {
@@ -130,9 +148,36 @@ impl Spare {
             self.slot.cond.notify_all();
             return;
         }
+        st.busy = true; // a cut meanwhile waits for this spare rather than make a second one
         drop(st);
         let made = prepare(&self.job, seq);
-        self.slot.lock().ready = made;
+        let mut st = self.slot.lock();
+        st.busy = false;
+        st.settle(made);
+        self.slot.cond.notify_all();
+    }
+
+    /// Why the next cut may find no spare: the last preparation's failure, until one succeeds
+    /// (a retry under way does not clear it). Asks for another attempt (for segment `seq`)
+    /// once `retry` has passed since that failure, so room freed on the disk is noticed; an
+    /// inline attempt is made here, and its outcome is the answer.
+    pub fn failure(&self, seq: u64, retry: Duration) -> Option<String> {
+        let st = self.slot.lock();
+        if st.ready.is_some() {
+            return None;
+        }
+        let (why, at) = st.failed.clone()?;
+        let idle = !st.busy && st.wanted.is_none();
+        drop(st);
+        if !(idle && at.elapsed() >= retry) {
+            return Some(why);
+        }
+        self.request(seq);
+        let st = self.slot.lock();
+        match &st.ready {
+            Some(_) => None,
+            None => st.failed.as_ref().map(|f| f.0.clone()),
+        }
     }
 
     /// Takes the spare if it has at least `size` bytes, waiting for one being prepared.
@@ -141,6 +186,8 @@ impl Spare {
     pub fn take(&self, size: u64) -> Option<SpareFile> {
         let mut st = self.slot.lock();
         if st.busy || st.wanted.is_some() && self.thread.is_some() {
+            // Without a thread `wanted` is never set; `busy` is then an inline preparation
+            // (asked for by `Wal::check_room`) on another thread.
             let t0 = Instant::now();
             st.waits += 1;
             while st.busy || st.wanted.is_some() {
@@ -200,7 +247,7 @@ fn run(slot: &Slot, job: &Job) {
             st = slot.lock();
             st.busy = false;
             st.wanted = None;
-            st.ready = made;
+            st.settle(made);
             slot.cond.notify_all();
             continue;
         }
@@ -213,9 +260,10 @@ fn run(slot: &Slot, job: &Job) {
 }
 
 /// Makes `{seq:016x}.spare`: create under a temporary name, preallocate, sync, rename. On
-/// failure the temporary file is removed (best effort) and the failure logged; the cut that
-/// needed it then prepares its own file and reports the error to its caller.
-fn prepare(job: &Job, seq: u64) -> Option<SpareFile> {
+/// failure the temporary file is removed (best effort) and the failure logged and returned
+/// (naming the file); the cut that needed it then prepares its own file and reports the error
+/// to its caller.
+fn prepare(job: &Job, seq: u64) -> Result<SpareFile, String> {
     let path = job.dir.join(format!("{seq:016x}{SPARE_SUFFIX}"));
     let tmp = job.dir.join(format!("{seq:016x}{SPARE_SUFFIX}.tmp"));
     let made = (|| {
@@ -230,15 +278,16 @@ fn prepare(job: &Job, seq: u64) -> Option<SpareFile> {
         Ok::<_, std::io::Error>(file)
     })();
     match made {
-        Ok(file) => Some(SpareFile {
+        Ok(file) => Ok(SpareFile {
             path,
             file,
             size: job.size,
         }),
         Err(e) => {
-            log::warn!("stele-wal: preparing {}: {e}", tmp.display());
+            let why = format!("preparing {}: {e}", tmp.display());
+            log::warn!("stele-wal: {why}");
             let _ = job.fs.remove(&tmp);
-            None
+            Err(why)
         }
     }
 }

@@ -220,6 +220,28 @@ impl Wal {
         Ok(self.live()?.state.clone())
     }
 
+    /// Whether the log can grow past its active segment.
+    ///
+    /// `Err(`[`Error::NoRoom`]`)` when preparing the next segment's file failed (the disk is
+    /// full, say) and no recycled file is free: the active segment still takes appends into its
+    /// preallocated space, but the cut after it would fail, so a caller should stop taking new
+    /// writes (stele-raft rejects proposals) until this is `Ok` again. At most once per
+    /// [`WalOptions::room_retry`] it asks for another attempt (inline or on the preparing
+    /// thread, as [`WalOptions::background_prepare`] says), so room freed on the disk is
+    /// noticed without a restart. `Err(`[`Error::Poisoned`]`)` if the WAL is poisoned.
+    pub fn check_room(&self) -> Result<()> {
+        let inner = self.live()?;
+        if inner.recycle.iter().any(|r| r.old.strong_count() == 0) {
+            return Ok(());
+        }
+        let seq = inner.next_seq;
+        drop(inner);
+        match self.spare.failure(seq, self.opts.room_retry) {
+            Some(reason) => Err(Error::NoRoom { reason }),
+            None => Ok(()),
+        }
+    }
+
     /// Counters.
     pub fn stats(&self) -> WalStats {
         let inner = self.lock_inner();

@@ -1,7 +1,8 @@
 //! The spare (`src/spare.rs`): the first segment exists when opening returns, a cut takes the
 //! prepared file instead of preallocating one, a spare survives a clean close and is reused by
 //! the next open, a failed preparation neither poisons the WAL nor loses an append, and the
-//! preparing thread leaves the same files as inline preparation.
+//! preparing thread leaves the same files as inline preparation; `Wal::check_room` reports a
+//! failed preparation (the disk full) as `NoRoom` naming the file, until a retry succeeds.
 
 mod common;
 
@@ -10,7 +11,7 @@ use std::path::Path;
 use common::{batch, sim_opts};
 use stele_wal::fs::sim::{Fault, Op, SimFs};
 use stele_wal::fs::FileSystem;
-use stele_wal::{Wal, WalOptions};
+use stele_wal::{Error, Wal, WalOptions};
 
 const SEG: u64 = 4 << 10;
 
@@ -127,5 +128,50 @@ fn the_thread_leaves_the_files_inline_preparation_leaves() {
     println!(
         "with the thread: {} cuts waited for the spare",
         stats.spare_waits
+    );
+}
+
+#[test]
+fn a_failed_preparation_is_reported_as_no_room_until_a_retry_succeeds() {
+    let fs = SimFs::new();
+    let opts = WalOptions {
+        room_retry: std::time::Duration::from_secs(3600),
+        ..with(&fs, false)
+    };
+    let wal = Wal::open("/w", opts).unwrap();
+    wal.check_room().expect("a fresh WAL has a spare");
+    let mut next = 1;
+    fs.fail(Op::Create, 0, Fault::NoSpace); // the spare asked for after the next cut
+    fill_to(&wal, &mut next, 2);
+    match wal.check_room() {
+        Err(Error::NoRoom { reason }) => {
+            assert!(reason.contains("0000000000000002.spare.tmp"), "{reason}");
+            assert!(reason.contains("No space left"), "{reason}");
+        }
+        other => panic!("expected NoRoom, got {other:?}"),
+    }
+    // Not retried before the interval: still reported (the fault is gone by now).
+    assert!(matches!(wal.check_room(), Err(Error::NoRoom { .. })));
+    assert!(!wal.stats().spare_ready);
+    drop(wal);
+
+    // With a zero interval the next check retries (inline) and, the disk having room, clears.
+    let opts = WalOptions {
+        room_retry: std::time::Duration::ZERO,
+        ..with(&fs, false)
+    };
+    let wal = Wal::open("/w", opts).unwrap();
+    let mut next = wal.last_index().unwrap() + 1;
+    let segs = wal.stats().segments;
+    fs.fail(Op::Create, 0, Fault::NoSpace);
+    fill_to(&wal, &mut next, segs + 1);
+    fs.fail(Op::Create, 0, Fault::NoSpace); // the first retry fails too
+    assert!(matches!(wal.check_room(), Err(Error::NoRoom { .. })));
+    wal.check_room().expect("the second retry finds room");
+    assert!(wal.stats().spare_ready);
+    assert!(
+        !names(&fs).iter().any(|x| x.ends_with(".tmp")),
+        "{:?}",
+        names(&fs)
     );
 }
