@@ -47,6 +47,12 @@ pub enum Error {
     /// known; the entry may still be applied.
     #[error("the leader changed; the outcome is unknown")]
     LeaderChanged,
+    /// The log has no room to grow (the disk is full: the WAL could not prepare its next
+    /// segment's file; the text says which file and why): the proposal was refused before it
+    /// reached raft, so it is definitely not applied. Writes are taken again once the WAL
+    /// finds room (it retries on its own; see `WalOptions::room_retry`).
+    #[error("the disk is full ({0})")]
+    DiskFull(String),
     /// The outcome cannot be known any more (for example the entry's index was covered by an
     /// installed snapshot).
     #[error("outcome unknown: {0}")]
@@ -89,9 +95,13 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     /// True if the entry is definitely not applied ([`Error::Dropped`],
-    /// [`Error::ConfChangeRejected`]): the caller may retry without risk of a duplicate.
+    /// [`Error::ConfChangeRejected`], [`Error::DiskFull`]): the caller may retry without risk
+    /// of a duplicate.
     pub fn is_definitely_not_applied(&self) -> bool {
-        matches!(self, Error::Dropped(_) | Error::ConfChangeRejected(_))
+        matches!(
+            self,
+            Error::Dropped(_) | Error::ConfChangeRejected(_) | Error::DiskFull(_)
+        )
     }
 }
 

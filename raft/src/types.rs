@@ -49,6 +49,13 @@ pub struct Status {
     pub snapshots_created: u64,
     /// Snapshots received from a leader and installed.
     pub snapshots_installed: u64,
+    /// Snapshots this node tried to create but could not write (the disk full, say); each is
+    /// retried later, and the log keeps what it would have compacted meanwhile.
+    pub snapshot_failures: u64,
+    /// Why the log cannot grow, while it cannot (the WAL's `NoRoom`: no file for the next
+    /// segment, typically a full disk): proposals are refused with [`Error::DiskFull`](crate::Error::DiskFull)
+    /// and a follower drops appends from its leader. `None` while there is room.
+    pub no_room: Option<String>,
     /// False once the node thread has stopped.
     pub running: bool,
 }

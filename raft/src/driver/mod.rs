@@ -77,6 +77,10 @@ pub(crate) struct Driver {
     snapshot_needed: bool,
     /// Don't retry a failed state-machine snapshot before this applied index.
     snapshot_retry_at: u64,
+    /// Snapshots that could not be written.
+    snapshot_failures: u64,
+    /// Why the WAL has no room to grow, while it has none (checked every tick).
+    no_room: Option<String>,
     /// `report_snapshot(Failure)` calls held until the current Ready is advanced.
     deferred_failures: Vec<u64>,
     /// The status last published (after a storage failure, raft's log must not be asked).
@@ -125,6 +129,8 @@ impl Driver {
             snapshots_installed: 0,
             snapshot_needed: false,
             snapshot_retry_at: 0,
+            snapshot_failures: 0,
+            no_room: None,
             deferred_failures: Vec::new(),
             published: None,
             persister,
@@ -204,6 +210,7 @@ impl Driver {
             if now >= next_tick {
                 self.on_tick(now);
                 self.transport.check()?;
+                self.check_room();
                 next_tick += tick;
                 if next_tick <= now {
                     next_tick = now + tick; // fell behind (a long snapshot): don't burst ticks
@@ -241,7 +248,15 @@ impl Driver {
                 }
             }
             Command::Inbound(Inbound::Message(m)) => {
-                if m.to != self.cfg.id {
+                if self.no_room.is_some() && takes_room(&m) {
+                    // raft tolerates a lost message: the leader sends it again later, once
+                    // (if) this node has room to append it.
+                    log::debug!(
+                        "stele-raft node {}: no room in the log, dropped a {:?}",
+                        self.cfg.id,
+                        m.get_msg_type()
+                    );
+                } else if m.to != self.cfg.id {
                     log::debug!(
                         "stele-raft node {}: dropped a message for {}",
                         self.cfg.id,
@@ -405,8 +420,19 @@ impl Driver {
             conf_state: self.conf_state.clone(),
             snapshots_created: self.snapshots_created,
             snapshots_installed: self.snapshots_installed,
+            snapshot_failures: self.snapshot_failures,
+            no_room: self.no_room.clone(),
             running: true,
         }
+    }
+}
+
+/// True if stepping `m` would make this node append entries or install a snapshot.
+fn takes_room(m: &Message) -> bool {
+    match m.get_msg_type() {
+        MessageType::MsgAppend => !m.get_entries().is_empty(),
+        MessageType::MsgSnapshot => true,
+        _ => false,
     }
 }
 

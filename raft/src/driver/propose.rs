@@ -9,7 +9,10 @@
 //!   its own entry;
 //! - a leader knows each proposal's slot (index) at once: raft appends a batch whole or not at
 //!   all; a refused batch fails every proposal in it as definitely not applied;
-//! - membership changes are proposed one at a time, after the data proposals before them.
+//! - membership changes are proposed one at a time, after the data proposals before them;
+//! - while the WAL has no room to grow (`check_room`: before every batch of proposals, and
+//!   every tick for a follower's appends), every proposal is refused with `Error::DiskFull`
+//!   before it reaches raft (definitely not applied).
 
 use std::time::Instant;
 
@@ -32,6 +35,13 @@ impl Driver {
             return;
         }
         let batch = std::mem::take(&mut self.proposals);
+        self.check_room();
+        if let Some(why) = &self.no_room {
+            for (_, reply) in batch {
+                reply.call(Err(Error::DiskFull(why.clone())));
+            }
+            return;
+        }
         let leader = self.raw.raft.state == StateRole::Leader;
         let before = self.raw.raft.raft_log.last_index();
         let mut waiters = Vec::with_capacity(batch.len());
@@ -72,6 +82,10 @@ impl Driver {
         cc: ConfChangeV2,
         reply: Callback<Applied<ConfState>>,
     ) {
+        self.check_room();
+        if let Some(why) = &self.no_room {
+            return reply.call(Err(Error::DiskFull(why.clone())));
+        }
         let (seq, ctx) = self.pending.next_context();
         let leader = self.raw.raft.state == StateRole::Leader;
         let before = self.raw.raft.raft_log.last_index();
@@ -95,6 +109,26 @@ impl Driver {
         let deadline = Instant::now() + self.cfg.proposal_timeout;
         self.pending
             .add_proposal(seq, Reply::Conf(reply), slot, deadline);
+    }
+
+    /// Looks whether the WAL has room to grow (`Wal::check_room`); while it has none,
+    /// proposals are refused with [`Error::DiskFull`] and appends from a leader are dropped,
+    /// so that nothing reaches the log that the next segment cut could not hold.
+    pub(super) fn check_room(&mut self) {
+        let now = match self.storage.wal().check_room() {
+            Err(e @ stele_wal::Error::NoRoom { .. }) => Some(e.to_string()),
+            _ => None, // room, or a poisoned WAL (which the persister reports)
+        };
+        match (&self.no_room, &now) {
+            (None, Some(why)) => {
+                log::warn!("stele-raft node {}: refusing writes: {why}", self.cfg.id)
+            }
+            (Some(_), None) => {
+                log::info!("stele-raft node {}: the log has room again", self.cfg.id)
+            }
+            _ => {}
+        }
+        self.no_room = now;
     }
 
     fn dropped_why(&self, e: raft::Error) -> String {

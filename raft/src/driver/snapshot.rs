@@ -15,7 +15,10 @@
 //!
 //! Either way the machine writes straight into the snapshot file (buffered, streamed: the
 //! snapshot never has to fit in memory). A writer that fails or unwinds leaves no snapshot: the
-//! file is completed only after the machine returned `Ok`.
+//! file is completed only after the machine returned `Ok`. A snapshot file that cannot be
+//! written (ENOSPC) is not fatal either: nothing was saved, the WAL is untouched, the failure
+//! is counted (`Status::snapshot_failures`) and the snapshot retried `snapshot_interval`
+//! entries later. A failure of the WAL marker that publishes a written file stops the node.
 
 use std::io::{self, Write};
 use std::thread::JoinHandle;
@@ -40,6 +43,9 @@ enum Written {
     Saved(SnapshotMetadata),
     /// The state machine could not write (not the storage's fault: try again later).
     MachineFailed(io::Error),
+    /// The snapshot file could not be written (the disk full, say). Nothing was saved (the
+    /// temporary file is removed) and the WAL is untouched: try again later.
+    FileFailed(stele_storage::Error),
     /// The storage failed: the node stops.
     StorageFailed(Error),
 }
@@ -111,6 +117,17 @@ impl Driver {
                     "stele-raft node {}: state machine snapshot failed: {e}",
                     self.cfg.id
                 );
+                self.snapshot_failures += 1;
+                self.snapshot_retry_at = index + self.cfg.snapshot_interval.max(1);
+                return Ok(());
+            }
+            Written::FileFailed(e) => {
+                let e = crate::ErrorChain(&e);
+                log::warn!(
+                    "stele-raft node {}: snapshot at {index} not written: {e}",
+                    self.cfg.id
+                );
+                self.snapshot_failures += 1;
                 self.snapshot_retry_at = index + self.cfg.snapshot_interval.max(1);
                 return Ok(());
             }
@@ -144,6 +161,7 @@ fn write_snapshot(
     match storage.create_snapshot_with(index, cs, write) {
         Ok(meta) => Written::Saved(meta),
         Err(stele_storage::Error::SnapshotData(e)) => Written::MachineFailed(e),
+        Err(e @ stele_storage::Error::Snap(_)) => Written::FileFailed(e),
         Err(e) => Written::StorageFailed(e.into()),
     }
 }

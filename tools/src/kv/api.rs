@@ -2,7 +2,8 @@
 //!
 //! - `PUT /kv/{key}` (body: the value), `DELETE /kv/{key}`: 204 once committed and applied;
 //!   503 if not within the request timeout (the text says whether the write is definitely not
-//!   applied, or its outcome is unknown);
+//!   applied, or its outcome is unknown); 507 while the disk is full (the WAL has no room for
+//!   its next segment: the write was refused, not applied; `/status` shows `no_room`);
 //! - `GET /kv/{key}`: 200 with the value or 404; linearizable (read index) unless
 //!   `?stale=true`;
 //! - `POST /members/{id}` (body: raft address) adds a node as a learner, then promotes it
@@ -60,6 +61,13 @@ fn lookup(kv: &MemKv, key: &[u8]) -> Response {
 }
 
 fn not_committed(what: &str, e: &Error) -> Response {
+    if let Error::DiskFull(_) = e {
+        // 507 Insufficient Storage: reads still work; writes resume once the disk has room.
+        return Response::text(
+            507,
+            format!("{what} refused: {}; it was not applied", ErrorChain(e)),
+        );
+    }
     if e.is_definitely_not_applied() {
         Response::text(
             503,
@@ -290,6 +298,8 @@ impl App {
                 "snapshot_index": s.snapshot_index,
                 "snapshots_created": s.snapshots_created,
                 "snapshots_installed": s.snapshots_installed,
+                "snapshot_failures": s.snapshot_failures,
+                "no_room": s.no_room,
                 "keys": self.kv.len(),
                 "running": s.running,
                 "stop_error": self.stop_error(),
@@ -336,6 +346,16 @@ impl App {
             "stele_snapshots_applied",
             "Snapshots received from a leader and installed since start",
             s.snapshots_installed,
+        );
+        m.counter(
+            "stele_snapshot_failures",
+            "Snapshots that could not be written (the disk full, say) since start; each is retried",
+            s.snapshot_failures,
+        );
+        m.gauge(
+            "stele_wal_no_room",
+            "1 while the WAL has no room for its next segment (the disk full): writes get 507",
+            u64::from(s.no_room.is_some()),
         );
         m.gauge("stele_raft_term", "The current term", s.term);
         m.gauge("stele_raft_commit_index", "The commit index", s.commit);
