@@ -334,7 +334,11 @@ impl Wal {
     fn start_writing(&self) -> Result<()> {
         let mut inner = self.lock_inner();
         if inner.active.is_none() {
-            return self.cut(&mut inner, 0);
+            self.cut(&mut inner, 0)?;
+            drop(inner);
+            // The first segment is complete (named, durable) when opening returns, so the
+            // first append pays one write and one fdatasync.
+            return self.complete_cuts();
         }
         if !inner.recycle.iter().any(|r| r.old.strong_count() == 0) {
             self.spare.request(inner.next_seq);

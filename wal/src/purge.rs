@@ -32,8 +32,10 @@ impl Wal {
             loop {
                 let segs = inner.index.segments();
                 let Some(front) = segs.front() else { break };
+                // A segment sealed by a cut after the sync above is not durable yet: it stays.
                 let removable = segs.len() > 1
                     && front.seg.is_sealed()
+                    && !Wal::is_pending(&inner, &front.seg)
                     && (!front.has_entries() || front.end() <= below);
                 if !removable {
                     break;

@@ -66,6 +66,10 @@ struct State {
     /// The last preparation's failure (file and error) and when it ended; cleared by a
     /// preparation that succeeds.
     failed: Option<(String, Instant)>,
+    /// A cut waits for the spare being zero-filled: allocate the rest at once instead.
+    hurry: bool,
+    /// Spares whose zero-fill was cut short by a waiting cut.
+    hurried: u64,
 }
 
 /// The spare slot, shared with the preparing thread.
@@ -150,7 +154,7 @@ impl Spare {
         }
         st.busy = true; // a cut meanwhile waits for this spare rather than make a second one
         drop(st);
-        let made = prepare(&self.job, seq);
+        let made = prepare(&self.job, seq, &|| false);
         let mut st = self.slot.lock();
         st.busy = false;
         st.settle(made);
@@ -190,6 +194,7 @@ impl Spare {
             // (asked for by `Wal::check_room`) on another thread.
             let t0 = Instant::now();
             st.waits += 1;
+            st.hurry = true; // the preparer allocates what it has not zero-filled yet
             while st.busy || st.wanted.is_some() {
                 st = self.slot.cond.wait(st).unwrap_or_else(|e| e.into_inner());
             }
@@ -204,10 +209,11 @@ impl Spare {
         }
     }
 
-    /// Cuts that waited for the spare, and the total time they waited.
-    pub fn waits(&self) -> (u64, Duration) {
+    /// Cuts that waited for the spare, the total time they waited, and how many spares were
+    /// allocated in a hurry because a cut waited.
+    pub fn waits(&self) -> (u64, Duration, u64) {
         let st = self.slot.lock();
-        (st.waits, st.waited)
+        (st.waits, st.waited, st.hurried)
     }
 
     /// True if a spare is ready.
@@ -243,10 +249,14 @@ fn run(slot: &Slot, job: &Job) {
         if let (Some(seq), None) = (st.wanted, &st.ready) {
             st.busy = true;
             drop(st);
-            let made = prepare(job, seq);
+            let hurry = || slot.lock().hurry;
+            let made = prepare(job, seq, &hurry);
             st = slot.lock();
             st.busy = false;
             st.wanted = None;
+            if std::mem::take(&mut st.hurry) {
+                st.hurried += 1;
+            }
             st.settle(made);
             slot.cond.notify_all();
             continue;
@@ -263,14 +273,14 @@ fn run(slot: &Slot, job: &Job) {
 /// failure the temporary file is removed (best effort) and the failure logged and returned
 /// (naming the file); the cut that needed it then prepares its own file and reports the error
 /// to its caller.
-fn prepare(job: &Job, seq: u64) -> Result<SpareFile, String> {
+fn prepare(job: &Job, seq: u64, hurry: &dyn Fn() -> bool) -> Result<SpareFile, String> {
     let path = job.dir.join(format!("{seq:016x}{SPARE_SUFFIX}"));
     let tmp = job.dir.join(format!("{seq:016x}{SPARE_SUFFIX}.tmp"));
     let made = (|| {
         let _ = job.fs.remove(&tmp);
         let file = job.fs.create(&tmp)?;
         match job.preallocate {
-            Preallocate::ZeroFill => zero_fill_paced(&*file, job.size)?,
+            Preallocate::ZeroFill => zero_fill_paced(&*file, job.size, hurry)?,
             mode => preallocate(&*file, job.size, mode)?,
         }
         file.sync_data()?;
@@ -295,11 +305,20 @@ fn prepare(job: &Job, seq: u64) -> Result<SpareFile, String> {
 /// Zero-fills a spare 1 MiB at a time, each chunk synced before the next is written: the
 /// device queue then never holds more than 1 MiB of the spare, so a synced append that runs
 /// meanwhile waits behind at most one chunk instead of the whole file (measured: the slowest
-/// 1 KiB synced append fell from ~35 ms to a few ms, see `docs/DURABILITY.md` §5a).
-fn zero_fill_paced(file: &dyn FileHandle, size: u64) -> std::io::Result<()> {
+/// 1 KiB synced append fell from ~35 ms to a few ms, see `docs/DURABILITY.md` §5a). Once
+/// `hurry` says a cut is waiting (the writer outpaced the fill), the rest is allocated at once
+/// with `fallocate` (unwritten extents: no data written) and the spare is ready.
+fn zero_fill_paced(
+    file: &dyn FileHandle,
+    size: u64,
+    hurry: &dyn Fn() -> bool,
+) -> std::io::Result<()> {
     let zeros = vec![0u8; 1 << 20];
     let mut at = 0;
     while at < size {
+        if hurry() {
+            return file.allocate(size);
+        }
         let n = (size - at).min(zeros.len() as u64);
         file.write_at(&zeros[..n as usize], at)?;
         file.sync_data()?;
@@ -327,5 +346,43 @@ pub(crate) fn preallocate(
         }
         Preallocate::Fallocate => file.allocate(size),
         Preallocate::SetLen => file.set_len(size),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::sim::SimFs;
+    use crate::fs::FileSystem;
+    use std::cell::Cell;
+    use std::path::Path;
+
+    const SIZE: u64 = 8 << 20;
+
+    /// Zero-fills a fresh file with `hurry` turning true after `after` checks; returns the
+    /// file's length and the I/O steps taken.
+    fn fill(after: u32) -> (u64, u64) {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/s")).unwrap();
+        let file = fs.create(Path::new("/s/x.spare.tmp")).unwrap();
+        let checks = Cell::new(0u32);
+        let hurry = || {
+            checks.set(checks.get() + 1);
+            checks.get() > after
+        };
+        let before = fs.steps();
+        zero_fill_paced(&*file, SIZE, &hurry).unwrap();
+        let steps = fs.steps() - before;
+        (file.len().unwrap(), steps)
+    }
+
+    #[test]
+    fn a_waiting_cut_cuts_the_zero_fill_short_with_an_allocation() {
+        let (len, steps) = fill(u32::MAX);
+        assert_eq!(len, SIZE);
+        assert_eq!(steps, 2 * (SIZE >> 20), "a write and a sync per MiB");
+        let (len, hurried) = fill(2);
+        assert_eq!(len, SIZE, "the whole spare is allocated");
+        assert_eq!(hurried, 2 * 2 + 1, "two MiB filled, then one allocation");
     }
 }

@@ -4,6 +4,12 @@
 //! bookkeeping). Writes into the page cache happen under it; `fdatasync` happens outside it, so
 //! appenders that arrive during a sync queue their writes and are all covered by the next one
 //! (group commit). Reads locate batches under the mutex and read them outside it.
+//!
+//! Cuts complete lazily: a cut seals the old segment without syncing it and leaves the new
+//! segment's file under its prepared name; the next sync (`writer.rs`) makes the sealed
+//! segments durable, then the active one, then renames the new segments into place in order.
+//! So a segment is under its own name only once every segment before it is sealed and
+//! durable, and dropping the handle completes what is pending.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +32,15 @@ pub(crate) struct Active {
     /// Where the next batch goes (the end marker of the last one sits here).
     pub pos: u64,
     pub stats: SegStats,
+}
+
+/// A cut not completed yet: its new segment's file is still under the name it was prepared
+/// under (`from`: a spare, a recycled file or a `.wal.tmp`); the sync that completes the cut
+/// renames it to its segment name (`seg.path`) once every segment before it is durable.
+#[derive(Debug, Clone)]
+pub(crate) struct Unnamed {
+    pub seg: Arc<Segment>,
+    pub from: PathBuf,
 }
 
 /// A purged segment file kept for reuse.
@@ -51,6 +66,10 @@ pub(crate) struct Inner {
     pub syncing: bool,
     pub poisoned: Option<String>,
     pub recycle: Vec<Recyclable>,
+    /// Sealed segments (footer written) not yet synced since, oldest first.
+    pub unsynced: Vec<Arc<Segment>>,
+    /// Cuts not completed yet, oldest first (see [`Unnamed`]).
+    pub unnamed: Vec<Unnamed>,
     pub bytes_written: u64,
     pub entries_appended: u64,
     pub syncs: u64,
@@ -78,6 +97,8 @@ impl Inner {
             syncing: false,
             poisoned: None,
             recycle,
+            unsynced: Vec::new(),
+            unnamed: Vec::new(),
             bytes_written: 0,
             entries_appended: 0,
             syncs: 0,
@@ -137,6 +158,9 @@ pub struct WalStats {
     pub spare_waits: u64,
     /// Total wait of those cuts, in microseconds.
     pub spare_wait_micros: u64,
+    /// Spares whose zero-fill a waiting cut cut short: the rest was allocated with
+    /// `fallocate` (the writer outpaced the fill; see `docs/DURABILITY.md` §5a).
+    pub spare_hurried: u64,
 }
 
 /// A segmented, checksummed, fsync-aware write-ahead log for one raft group. `Send + Sync`: share
@@ -188,6 +212,13 @@ impl Wal {
             inner.poisoned = Some(err.to_string());
         }
         self.cond.notify_all();
+    }
+
+    /// True if `seg` is sealed but not yet synced, or its cut is not completed: it must stay
+    /// (a purge stops at it).
+    pub(crate) fn is_pending(inner: &Inner, seg: &Arc<Segment>) -> bool {
+        inner.unsynced.iter().any(|s| Arc::ptr_eq(s, seg))
+            || inner.unnamed.iter().any(|u| Arc::ptr_eq(&u.seg, seg))
     }
 
     /// The index of the first entry in the log.
@@ -245,7 +276,7 @@ impl Wal {
     /// Counters.
     pub fn stats(&self) -> WalStats {
         let inner = self.lock_inner();
-        let (spare_waits, spare_waited) = self.spare.waits();
+        let (spare_waits, spare_waited, spare_hurried) = self.spare.waits();
         WalStats {
             segments: inner.index.segments().len(),
             indexed_batches: inner.index.batch_count(),
@@ -259,6 +290,7 @@ impl Wal {
             spare_preparing: self.spare.is_preparing(),
             spare_waits,
             spare_wait_micros: spare_waited.as_micros() as u64,
+            spare_hurried,
         }
     }
 
@@ -286,4 +318,14 @@ fn splitmix(mut x: u64) -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^ (x >> 31)
+}
+
+impl Drop for Wal {
+    /// Completes pending cuts (syncing what they need), so a clean close leaves every segment
+    /// under its own name; a failure is logged (the next open recovers from the disk).
+    fn drop(&mut self) {
+        if let Err(e) = self.complete_cuts() {
+            log::warn!("stele-wal {}: closing: {e}", self.dir.display());
+        }
+    }
 }

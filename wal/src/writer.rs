@@ -8,8 +8,11 @@
 //!   every batch written before it started as durable; later waiters are covered by the next one.
 //! - cut: take a recycled file or the spare (`spare.rs`, preallocated ahead of time), or
 //!   preallocate a new file under a temporary name; write the header and head batch into it and
-//!   sync it; seal the current segment (footer, trailer, sync); rename; fsync the directory;
-//!   then ask for the next spare.
+//!   sync it; seal the current segment (footer, trailer; not synced); ask for the next spare.
+//!   The new file keeps its prepared name until the cut is completed by the next sync.
+//! - sync: `fdatasync` the sealed-but-unsynced segments, then the active one, then complete
+//!   each pending cut: rename its file to its segment name and fsync the directory. A bulk
+//!   writer that syncs rarely thus never waits for a segment's writeback at a cut.
 //! - any failed write, sync, rename or directory sync poisons the WAL. Only a failure while
 //!   preparing the next segment (for example ENOSPC while preallocating) does not: that file is
 //!   not part of the log yet, so the log is unchanged and the append can be retried.
@@ -137,11 +140,32 @@ impl Wal {
             .is_some_and(|a| a.pos + need + END_MARKER_LEN as u64 <= a.seg.write_limit())
     }
 
+    /// Completes every pending cut now (syncing what it needs), even if no batch waits for it:
+    /// what opening does for its first segment, and dropping the handle for the rest.
+    pub(crate) fn complete_cuts(&self) -> Result<()> {
+        let inner = self.live()?;
+        if inner.unnamed.is_empty() && inner.unsynced.is_empty() {
+            return Ok(());
+        }
+        let ticket = inner.written;
+        self.wait_durable_with(inner, ticket, true).map(|_| ())
+    }
+
     /// Group commit: waits until batch `ticket` is durable, syncing if nobody else is.
     fn wait_durable<'a>(
         &'a self,
+        inner: std::sync::MutexGuard<'a, Inner>,
+        ticket: u64,
+    ) -> Result<u64> {
+        self.wait_durable_with(inner, ticket, false)
+    }
+
+    /// [`wait_durable`](Self::wait_durable); with `pending`, also until no cut is pending.
+    fn wait_durable_with<'a>(
+        &'a self,
         mut inner: std::sync::MutexGuard<'a, Inner>,
         ticket: u64,
+        pending: bool,
     ) -> Result<u64> {
         loop {
             if let Some(cause) = &inner.poisoned {
@@ -149,39 +173,63 @@ impl Wal {
                     cause: cause.clone(),
                 });
             }
-            if inner.synced >= ticket {
+            let cuts_done = !pending || inner.unnamed.is_empty() && inner.unsynced.is_empty();
+            if inner.synced >= ticket && cuts_done {
                 return Ok(inner.durable_last);
             }
             if inner.syncing {
                 inner = self.cond.wait(inner).unwrap_or_else(|e| e.into_inner());
                 continue;
             }
-            let Some(active) = inner.active.as_ref() else {
-                // Nothing written since the last cut, which synced everything.
-                inner.synced = inner.written;
-                continue;
+            let work = SyncWork {
+                sealed: inner.unsynced.clone(),
+                active: inner.active.as_ref().map(|a| a.seg.clone()),
+                unnamed: inner.unnamed.clone(),
             };
-            let (seg, target, last) = (active.seg.clone(), inner.written, inner.index.last_index());
+            let (target, last) = (inner.written, inner.index.last_index());
             inner.syncing = true;
             drop(inner);
-            let result = seg.file.sync_data();
+            let result = self.run_sync(&work);
             inner = self.lock_inner();
             inner.syncing = false;
-            inner.syncs += 1;
+            inner.syncs += (work.sealed.len() + usize::from(work.active.is_some())) as u64;
             match result {
-                Ok(()) if target > inner.synced => {
-                    inner.synced = target;
-                    inner.durable_last = last;
+                Ok(()) => {
+                    // Cuts made meanwhile were appended behind what this sync took.
+                    inner.unsynced.drain(..work.sealed.len());
+                    inner.unnamed.drain(..work.unnamed.len());
+                    if target > inner.synced {
+                        inner.synced = target;
+                        inner.durable_last = last;
+                    }
                 }
-                Ok(()) => {}
-                Err(e) => {
-                    let err = Error::io("fdatasync", &seg.path, e);
+                Err(err) => {
                     self.poison(&mut inner, &err);
                     return Err(err);
                 }
             }
             self.cond.notify_all();
         }
+    }
+
+    /// One sync, outside the lock: the sealed segments (their tails and seals), then the
+    /// active one, then each pending cut's rename, made durable by a directory sync before the
+    /// next (so a crash can never leave a segment named while one before it is not).
+    fn run_sync(&self, work: &SyncWork) -> Result<()> {
+        for seg in work.sealed.iter().chain(&work.active) {
+            seg.file
+                .sync_data()
+                .map_err(|e| Error::io("fdatasync", &seg.path, e))?;
+        }
+        let fs = &self.opts.fs;
+        for u in &work.unnamed {
+            fs.rename(&u.from, &u.seg.path)
+                .map_err(|e| Error::io("rename", &u.from, e))?;
+            fs.sync_dir(&self.dir)
+                .map_err(|e| Error::io("sync_dir", &self.dir, e))?;
+            log::info!("stele-wal: started segment {}", u.seg.path.display());
+        }
+        Ok(())
     }
 
     /// Seals the active segment (if any) and starts a new one with room for `need` bytes.
@@ -198,14 +246,7 @@ impl Wal {
         };
         let prepared = self.prepare(inner, seq, first, size, head)?;
         let final_path = self.dir.join(format::segment_name(seq, first));
-        let result = self.seal_active(inner).and_then(|()| {
-            let fs = &self.opts.fs;
-            fs.rename(&prepared.path, &final_path)
-                .map_err(|e| Error::io("rename", &prepared.path, e))?;
-            fs.sync_dir(&self.dir)
-                .map_err(|e| Error::io("sync_dir", &self.dir, e))
-        });
-        if let Err(err) = result {
+        if let Err(err) = self.seal_active(inner) {
             self.poison(inner, &err);
             return Err(err);
         }
@@ -215,7 +256,10 @@ impl Wal {
             prepared.file,
             prepared.size,
         ));
-        log::info!("stele-wal: started segment {}", seg.path.display());
+        inner.unnamed.push(crate::wal::Unnamed {
+            seg: seg.clone(),
+            from: prepared.path,
+        });
         inner.index.add_segment(seg.clone());
         inner.active = Some(Active {
             seg,
@@ -319,7 +363,8 @@ impl Wal {
         }
     }
 
-    /// Writes the footer and trailer of the active segment and syncs it.
+    /// Writes the footer and trailer of the active segment; the next sync makes them durable
+    /// (the segment waits in `unsynced`).
     fn seal_active(&self, inner: &mut Inner) -> Result<()> {
         let Some(active) = inner.active.take() else {
             return Ok(());
@@ -334,16 +379,8 @@ impl Wal {
         };
         let f = footer::build(seg_idx, &active.stats, &inner.state, runs);
         footer::write(&active.seg, active.pos, &f)?;
-        active
-            .seg
-            .file
-            .sync_data()
-            .map_err(|e| Error::io("fdatasync", &active.seg.path, e))?;
         active.seg.mark_sealed();
-        inner.syncs += 1;
-        inner.synced = inner.written;
-        inner.durable_last = inner.index.last_index();
-        self.cond.notify_all();
+        inner.unsynced.push(active.seg);
         Ok(())
     }
 
@@ -351,6 +388,13 @@ impl Wal {
     pub(crate) fn recycle_path(&self, seq: u64) -> std::path::PathBuf {
         self.dir.join(format!("{seq:016x}{RECYCLE_SUFFIX}"))
     }
+}
+
+/// What one sync covers, taken under the lock.
+struct SyncWork {
+    sealed: Vec<Arc<Segment>>,
+    active: Option<Arc<Segment>>,
+    unnamed: Vec<crate::wal::Unnamed>,
 }
 
 /// The active segment's footer statistics if `batch` were added.
