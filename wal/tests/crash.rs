@@ -1,5 +1,6 @@
 //! A crash at every I/O step of a workload (appends across several cuts, an overwrite, a purge,
-//! synced and unsynced writes): after recovery every batch acknowledged as synced is present,
+//! synced and unsynced writes, and a bulk stretch of unsynced writes across several pending cuts
+//! completed by one sync): after recovery every batch acknowledged as synced is present,
 //! no overwritten entry returns, nothing panics.
 //!
 //! The workload runs against the simulated disk with a crash set at step n, for every n from 1
@@ -87,6 +88,19 @@ fn workload() -> Vec<Op> {
             hs: None,
         });
         next += 2;
+    }
+    // A bulk stretch: unsynced batches across several cuts, so several cuts are pending (sealed
+    // segments unsynced, new ones under their prepared names) until the one sync at the end.
+    for _ in 0..16u64 {
+        ops.push(Op::Append {
+            lo: next,
+            n: 3,
+            term: 2,
+            len: 300,
+            sync: false,
+            hs: None,
+        });
+        next += 3;
     }
     ops.push(Op::Sync);
     ops
