@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo run --release --example append_compare -- [--rounds N] [--segment-mib M]
-//!     [--scale F] [--dir DIR] [--prealloc zero|fallocate|setlen] [WORKLOAD...]
+//!     [--scale F] [--dir DIR] [--prealloc zero|fallocate|setlen]
+//!     [--lanes raw,raft-engine,storage,wal] [WORKLOAD...]
 //! ```
 //!
 //! Workloads (default: all), each long enough for at least 4 segment cuts at the default 64 MiB
@@ -422,6 +423,7 @@ fn main() {
     let mut scale = 1.0f64;
     let mut base: PathBuf = std::env::temp_dir();
     let mut wanted: Vec<String> = Vec::new();
+    let mut only: Option<Vec<Lane>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().expect("a value after the flag");
@@ -438,6 +440,17 @@ fn main() {
                     other => panic!("--prealloc zero|fallocate|setlen, not {other}"),
                 };
                 *PREALLOC.lock().unwrap() = Some(p);
+            }
+            "--lanes" => {
+                let names = val();
+                let pick = |n: &str| match n {
+                    "raw" => Lane::Raw,
+                    "raft-engine" => Lane::RaftEngine,
+                    "storage" => Lane::Storage,
+                    "wal" => Lane::Wal,
+                    other => panic!("--lanes takes raw,raft-engine,storage,wal, not {other}"),
+                };
+                only = Some(names.split(',').map(pick).collect());
             }
             other => wanted.push(other.to_string()),
         }
@@ -498,6 +511,7 @@ fn main() {
             .iter()
             .copied()
             .filter(|l| !(w.threads > 1 && *l == Lane::Raw))
+            .filter(|l| only.as_ref().is_none_or(|o| o.contains(l)))
             .collect();
         let mut figs: Vec<Vec<f64>> = vec![Vec::new(); lanes.len()];
         let mut lats: Vec<Vec<Duration>> = vec![Vec::new(); lanes.len()];
