@@ -51,6 +51,8 @@ pub(crate) struct Core {
     /// The first error handed to raft as fatal (`StorageError::Other`), kept for the owner:
     /// raft panics on it and the panic's text is all raft keeps.
     pub failure: Mutex<Option<Arc<crate::Error>>>,
+    /// The batch buffer of the last append, kept for the next one (see `write.rs`).
+    pub spare_batch: Mutex<Option<stele_wal::Batch>>,
 }
 
 /// What [`DiskStorage::open`] recovered.
@@ -134,6 +136,7 @@ impl DiskStorage {
             keep_snapshots: opts.keep_snapshots.max(1),
             snapshot_wanted: AtomicU64::new(0),
             failure: Mutex::new(None),
+            spare_batch: Mutex::new(None),
         };
         Ok(DiskStorage {
             core: Arc::new(core),

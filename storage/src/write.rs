@@ -16,6 +16,14 @@ use crate::convert::{conf_state_to_wal, hard_state_to_wal, marker_from_raft};
 use crate::disk::DiskStorage;
 use crate::error::{Error, Result};
 
+/// The largest batch buffer kept for the next append: a rare huge append does not pin its
+/// buffer for the life of the storage.
+const KEEP_BATCH_BUFFER: usize = 8 << 20;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl DiskStorage {
     /// Appends `entries` and `hs` (one raft `Ready`) as one atomic batch. A first entry at or
     /// below the last index overwrites the log from there (the raft conflict rule). The entries
@@ -33,7 +41,11 @@ impl DiskStorage {
             .iter()
             .map(|e| u64::from(e.compute_size()))
             .collect();
-        let mut batch = Batch::with_capacity(sizes.iter().map(|&n| n as usize + 24).sum());
+        // One buffer serves append after append (no allocation, no page faults per append);
+        // a concurrent appender finds none and makes its own.
+        let need: usize = sizes.iter().map(|&n| n as usize + 24).sum();
+        let mut batch = lock(&self.core.spare_batch).take().unwrap_or_default();
+        batch.reserve(need);
         for (e, &size) in entries.iter().zip(&sizes) {
             batch
                 .add_entry_with(e.index, e.term, size as usize, |buf| {
@@ -48,11 +60,14 @@ impl DiskStorage {
         }
         {
             let mut st = self.write_state();
-            self.core.wal.append(batch, false)?;
+            self.core.wal.append_reusing(&mut batch, false)?;
             st.cache.append(entries, &sizes);
             if let Some(hs) = hs {
                 st.hard_state = hs.clone();
             }
+        }
+        if batch.capacity() <= KEEP_BATCH_BUFFER {
+            *lock(&self.core.spare_batch) = Some(batch);
         }
         if sync {
             self.sync()?;

@@ -90,6 +90,30 @@ impl Batch {
         }
     }
 
+    /// Empties the batch for reuse, keeping its buffer's capacity (what
+    /// [`Wal::append_reusing`](crate::Wal::append_reusing) leaves behind).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.buf.resize(BATCH_HEADER_LEN, 0);
+        self.first_index = None;
+        self.count = 0;
+        self.start = None;
+        self.hard_state = None;
+        self.conf_state = None;
+        self.markers.clear();
+        self.term_runs.clear();
+    }
+
+    /// Bytes the batch's buffer can hold without growing.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Makes room for `bytes` more of entry data.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.buf.reserve(bytes + END_MARKER_LEN + 64);
+    }
+
     fn check_no_entries(&self, what: &str) -> Result<()> {
         if self.count > 0 || self.start.is_some() {
             return Err(Error::InvalidBatch(format!(

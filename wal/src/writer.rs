@@ -68,11 +68,24 @@ impl Wal {
     /// Appends `batch` atomically. Its entries are readable as soon as this returns. With
     /// `sync`, it returns only once the batch is durable (and every batch before it).
     pub fn append(&self, mut batch: Batch, sync: bool) -> Result<Appended> {
+        self.append_reusing(&mut batch, sync)
+    }
+
+    /// [`append`](Self::append), leaving `batch` empty (as [`Batch::clear`] does) with its
+    /// buffer's capacity kept, whatever the outcome: a writer that reuses one batch allocates
+    /// (and page-faults in) its buffer once instead of at every append.
+    pub fn append_reusing(&self, batch: &mut Batch, sync: bool) -> Result<Appended> {
+        let r = self.append_inner(batch, sync);
+        batch.clear();
+        r
+    }
+
+    fn append_inner(&self, batch: &mut Batch, sync: bool) -> Result<Appended> {
         let (body_len, body_crc) = batch.finish()?;
         let mut inner = self.live()?;
-        let first = check(&inner.index, &batch)?;
+        let first = check(&inner.index, batch)?;
         let need = batch.frame_len();
-        let reserve = footer_reserve(&stats_after(&inner, &batch), state_len(&inner, &batch));
+        let reserve = footer_reserve(&stats_after(&inner, batch), state_len(&inner, batch));
         if !self.fits(&inner, need + reserve) {
             self.cut(&mut inner, need + reserve)?;
         }
@@ -95,7 +108,7 @@ impl Wal {
         let inner_ref = &mut *inner;
         let active = inner_ref.active.as_mut().expect("active");
         active.pos += need - END_MARKER_LEN as u64;
-        let body = take_body(&mut batch);
+        let body = take_body(batch);
         let applied = apply(
             &mut inner_ref.index,
             &mut inner_ref.state,
