@@ -198,6 +198,18 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>, cfg: &Arc<TcpConfig>
 /// Reads frames from one connection into the mailbox until EOF, an error or the node is gone.
 fn read_loop(stream: &TcpStream, max_frame: u32, mb: &Mailbox) -> io::Result<()> {
     let mut r = BufReader::with_capacity(64 << 10, stream);
+    read_preamble(&mut r)?;
+    while let Some(msg) = read_frame(&mut r, max_frame)? {
+        if !mb.step(msg) {
+            return Ok(()); // the node is gone
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks the 8-byte magic that starts every incoming connection (see the module
+/// docs); `InvalidData` if it is not there.
+pub fn read_preamble(r: &mut impl Read) -> io::Result<()> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)?;
     if &magic != MAGIC {
@@ -206,31 +218,36 @@ fn read_loop(stream: &TcpStream, max_frame: u32, mb: &Mailbox) -> io::Result<()>
             "not a stele-raft connection",
         ));
     }
-    loop {
-        let mut len = [0u8; 4];
-        match r.read_exact(&mut len) {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            other => other?,
-        }
-        let len = u32::from_be_bytes(len);
-        if len > max_frame {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("frame of {len} bytes"),
-            ));
-        }
-        let mut buf = vec![0u8; len as usize];
-        r.read_exact(&mut buf)?;
-        // Parse from a shared buffer: the snapshot data in the message is a slice of it, not a
-        // copy. (`Bytes` is named through an Entry field: raft does not re-export the crate.)
-        let holder = Entry {
-            data: buf.into(),
-            ..Entry::default()
-        };
-        let msg = Message::parse_from_carllerche_bytes(&holder.data)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        if !mb.step(msg) {
-            return Ok(()); // the node is gone
-        }
+    Ok(())
+}
+
+/// Reads one frame (`u32` big-endian length, then an `eraftpb.Message`) from `r`: `Ok(None)` at
+/// a clean end of stream before a frame starts; `InvalidData` for a frame longer than
+/// `max_frame` or one that does not parse; `UnexpectedEof` for a frame cut short. This is the
+/// whole decoding of the incoming side of the transport (the connection's reader thread calls
+/// it in a loop), public so it can be tested and fuzzed on bytes.
+pub fn read_frame(r: &mut impl Read, max_frame: u32) -> io::Result<Option<Message>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
     }
+    let len = u32::from_be_bytes(len);
+    if len > max_frame {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
+    }
+    let mut buf = vec![0u8; len as usize];
+    r.read_exact(&mut buf)?;
+    // Parse from a shared buffer: the snapshot data in the message is a slice of it, not a
+    // copy. (`Bytes` is named through an Entry field: raft does not re-export the crate.)
+    let holder = Entry {
+        data: buf.into(),
+        ..Entry::default()
+    };
+    let msg = Message::parse_from_carllerche_bytes(&holder.data)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(Some(msg))
 }

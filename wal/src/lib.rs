@@ -48,6 +48,10 @@ mod apply;
 mod batch;
 mod error;
 mod footer;
+/// Entry points for the fuzz targets (`fuzz/`); only with the `testing` feature.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod fuzzing;
 /// The byte layout (see `docs/FORMAT.md`); public only with the `testing` feature, for tests
 /// and benches that build or measure raw bytes.
 #[cfg(feature = "testing")]
