@@ -14,7 +14,8 @@
 //! - every `MsgSnapshot` gets exactly one `report_snapshot`: `Finish` after its frame is
 //!   written and flushed, `Failure` if it is dropped or the write fails; the frame is streamed
 //!   from the message (no second copy of the snapshot data);
-//! - an incoming frame longer than `max_frame` closes the connection.
+//! - an incoming frame longer than `max_frame` closes the connection; a frame's buffer grows
+//!   with the bytes that arrive (see [`read_frame`]), so a length alone allocates nothing large.
 
 use std::collections::HashMap;
 use std::io::{self, BufReader, Read};
@@ -226,6 +227,9 @@ pub fn read_preamble(r: &mut impl Read) -> io::Result<()> {
 /// `max_frame` or one that does not parse; `UnexpectedEof` for a frame cut short. This is the
 /// whole decoding of the incoming side of the transport (the connection's reader thread calls
 /// it in a loop), public so it can be tested and fuzzed on bytes.
+///
+/// Memory follows the bytes that arrive, not the length a peer announces: a frame header
+/// claiming 1 GiB followed by nothing costs at most one [`FRAME_CHUNK`], not a 1 GiB buffer.
 pub fn read_frame(r: &mut impl Read, max_frame: u32) -> io::Result<Option<Message>> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len) {
@@ -239,8 +243,7 @@ pub fn read_frame(r: &mut impl Read, max_frame: u32) -> io::Result<Option<Messag
             format!("frame of {len} bytes"),
         ));
     }
-    let mut buf = vec![0u8; len as usize];
-    r.read_exact(&mut buf)?;
+    let buf = read_exact_growing(r, len as usize)?;
     // Parse from a shared buffer: the snapshot data in the message is a slice of it, not a
     // copy. (`Bytes` is named through an Entry field: raft does not re-export the crate.)
     let holder = Entry {
@@ -250,4 +253,25 @@ pub fn read_frame(r: &mut impl Read, max_frame: u32) -> io::Result<Option<Messag
     let msg = Message::parse_from_carllerche_bytes(&holder.data)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     Ok(Some(msg))
+}
+
+/// How much of an incoming frame's buffer is reserved ahead of the bytes that fill it.
+pub const FRAME_CHUNK: usize = 1 << 20;
+
+/// Reads exactly `len` bytes, reserving room a chunk at a time (doubling from
+/// [`FRAME_CHUNK`], never past `len`) as they arrive; `UnexpectedEof` if the stream ends first.
+fn read_exact_growing(r: &mut impl Read, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    while buf.len() < len {
+        let want = (len - buf.len()).min(buf.len().max(FRAME_CHUNK));
+        buf.reserve_exact(want);
+        let got = r.by_ref().take(want as u64).read_to_end(&mut buf)?;
+        if got < want {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("frame cut short: {} of {len} bytes", buf.len()),
+            ));
+        }
+    }
+    Ok(buf)
 }
