@@ -18,6 +18,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(Parsed::Partial { .. }) => {}
-        Err(resp) => assert!(resp.status >= 400, "an error answer with status {}", resp.status),
+        Err(resp) => assert!(
+            resp.status >= 400,
+            "an error answer with status {}",
+            resp.status
+        ),
     }
 });

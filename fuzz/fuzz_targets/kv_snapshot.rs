@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
         m.snapshot(&mut again).expect("snapshot to memory");
         let members2 = Members::default();
         let mut m2 = KvMachine::new(MemKv::new(), members2.clone(), PeerBook::default(), &[]);
-        m2.restore(7, &mut &again[..]).expect("a snapshot we wrote restores");
+        m2.restore(7, &mut &again[..])
+            .expect("a snapshot we wrote restores");
         assert_eq!(members.all(), members2.all());
     }
     let mut kv = MemKv::new();
@@ -24,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
         let mut again = Vec::new();
         kv.snapshot(&mut again).expect("snapshot to memory");
         let mut kv2 = MemKv::new();
-        kv2.restore(3, &mut &again[..]).expect("a snapshot we wrote restores");
+        kv2.restore(3, &mut &again[..])
+            .expect("a snapshot we wrote restores");
         assert_eq!(kv.entries(), kv2.entries());
     }
 });

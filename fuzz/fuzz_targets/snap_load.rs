@@ -41,7 +41,9 @@ fuzz_target!(|data: &[u8]| {
         let v = f.read_to_vec().expect("a verified snapshot reads");
         assert_eq!(v.len() as u64, len);
         let mut streamed = Vec::new();
-        f.reader().read_to_end(&mut streamed).expect("a verified snapshot streams");
+        f.reader()
+            .read_to_end(&mut streamed)
+            .expect("a verified snapshot streams");
         assert_eq!(streamed, v);
         if let Some(d) = f.data() {
             assert_eq!(d, &v[..]);

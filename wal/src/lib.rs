@@ -48,10 +48,6 @@ mod apply;
 mod batch;
 mod error;
 mod footer;
-/// Entry points for the fuzz targets (`fuzz/`); only with the `testing` feature.
-#[cfg(feature = "testing")]
-#[doc(hidden)]
-pub mod fuzzing;
 /// The byte layout (see `docs/FORMAT.md`); public only with the `testing` feature, for tests
 /// and benches that build or measure raw bytes.
 #[cfg(feature = "testing")]
@@ -59,6 +55,10 @@ pub mod format;
 #[cfg(not(feature = "testing"))]
 mod format;
 pub mod fs;
+/// Entry points for the fuzz targets (`fuzz/`); only with the `testing` feature.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 pub mod inspect;
 mod open;
