@@ -86,3 +86,20 @@ fn a_segment_numbered_at_the_bound_still_opens() {
     let data: Vec<_> = wal.replay(1).unwrap().map(|e| e.unwrap().data).collect();
     assert_eq!(data, vec![b"entry".to_vec(); 3]);
 }
+
+#[test]
+fn a_wal_at_the_last_sequence_number_never_cuts_a_segment_it_cannot_reopen() {
+    // Found by `wal_dir`: a WAL whose last segment was numbered MAX_SEQ opened, cut segment
+    // MAX_SEQ + 1, and then refused to reopen. Now the cut is refused instead.
+    let tmp = tempfile::tempdir().unwrap();
+    wal_numbered(tmp.path(), MAX_SEQ);
+    {
+        let wal = Wal::open(tmp.path(), opts()).unwrap();
+        let mut b = Batch::new();
+        b.add_entry(4, 1, &[7u8; 8192]).unwrap(); // larger than a segment: needs a cut
+        let err = wal.append(b, true).unwrap_err();
+        assert!(err.to_string().contains("exhausted"), "{err}");
+    }
+    let wal = Wal::open(tmp.path(), opts()).expect("reopens");
+    assert_eq!(wal.last_index().unwrap(), 3);
+}
