@@ -14,7 +14,8 @@
 //! - every `MsgSnapshot` gets exactly one `report_snapshot`: `Finish` after its frame is
 //!   written and flushed, `Failure` if it is dropped or the write fails; the frame is streamed
 //!   from the message (no second copy of the snapshot data);
-//! - an incoming frame longer than `max_frame` closes the connection;
+//! - an incoming frame longer than `max_frame` closes the connection; a frame's buffer grows
+//!   with the bytes that arrive (see [`read_frame`]), so a length alone allocates nothing large;
 //! - every thread runs [`guarded`]: a panic in it (caught, not printed), or the acceptor or a
 //!   sender ending while the transport runs, is recorded, and [`Transport::check`] then fails
 //!   with [`Error::TransportFailed`], which stops the node (fail-stop). A reader thread ends
@@ -240,6 +241,18 @@ fn guarded(shared: &Shared, name: &str, ends: Ends, f: impl FnOnce()) {
 /// Reads frames from one connection into the mailbox until EOF, an error or the node is gone.
 fn read_loop(stream: &TcpStream, max_frame: u32, mb: &Mailbox) -> io::Result<()> {
     let mut r = BufReader::with_capacity(64 << 10, stream);
+    read_preamble(&mut r)?;
+    while let Some(msg) = read_frame(&mut r, max_frame)? {
+        if !mb.step(msg) {
+            return Ok(()); // the node is gone
+        }
+    }
+    Ok(())
+}
+
+/// Reads and checks the 8-byte magic that starts every incoming connection (see the module
+/// docs); `InvalidData` if it is not there.
+pub fn read_preamble(r: &mut impl Read) -> io::Result<()> {
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)?;
     if &magic != MAGIC {
@@ -248,31 +261,59 @@ fn read_loop(stream: &TcpStream, max_frame: u32, mb: &Mailbox) -> io::Result<()>
             "not a stele-raft connection",
         ));
     }
-    loop {
-        let mut len = [0u8; 4];
-        match r.read_exact(&mut len) {
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            other => other?,
-        }
-        let len = u32::from_be_bytes(len);
-        if len > max_frame {
+    Ok(())
+}
+
+/// Reads one frame (`u32` big-endian length, then an `eraftpb.Message`) from `r`: `Ok(None)` at
+/// a clean end of stream before a frame starts; `InvalidData` for a frame longer than
+/// `max_frame` or one that does not parse; `UnexpectedEof` for a frame cut short. This is the
+/// whole decoding of the incoming side of the transport (the connection's reader thread calls
+/// it in a loop), public so it can be tested and fuzzed on bytes.
+///
+/// Memory follows the bytes that arrive, not the length a peer announces: a frame header
+/// claiming 1 GiB followed by nothing costs at most one [`FRAME_CHUNK`], not a 1 GiB buffer.
+pub fn read_frame(r: &mut impl Read, max_frame: u32) -> io::Result<Option<Message>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len) {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
+    }
+    let len = u32::from_be_bytes(len);
+    if len > max_frame {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
+    }
+    let buf = read_exact_growing(r, len as usize)?;
+    // Parse from a shared buffer: the snapshot data in the message is a slice of it, not a
+    // copy. (`Bytes` is named through an Entry field: raft does not re-export the crate.)
+    let holder = Entry {
+        data: buf.into(),
+        ..Entry::default()
+    };
+    let msg = Message::parse_from_carllerche_bytes(&holder.data)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(Some(msg))
+}
+
+/// How much of an incoming frame's buffer is reserved ahead of the bytes that fill it.
+pub const FRAME_CHUNK: usize = 1 << 20;
+
+/// Reads exactly `len` bytes, reserving room a chunk at a time (doubling from
+/// [`FRAME_CHUNK`], never past `len`) as they arrive; `UnexpectedEof` if the stream ends first.
+fn read_exact_growing(r: &mut impl Read, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    while buf.len() < len {
+        let want = (len - buf.len()).min(buf.len().max(FRAME_CHUNK));
+        buf.reserve_exact(want);
+        let got = r.by_ref().take(want as u64).read_to_end(&mut buf)?;
+        if got < want {
             return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("frame of {len} bytes"),
+                io::ErrorKind::UnexpectedEof,
+                format!("frame cut short: {} of {len} bytes", buf.len()),
             ));
         }
-        let mut buf = vec![0u8; len as usize];
-        r.read_exact(&mut buf)?;
-        // Parse from a shared buffer: the snapshot data in the message is a slice of it, not a
-        // copy. (`Bytes` is named through an Entry field: raft does not re-export the crate.)
-        let holder = Entry {
-            data: buf.into(),
-            ..Entry::default()
-        };
-        let msg = Message::parse_from_carllerche_bytes(&holder.data)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        if !mb.step(msg) {
-            return Ok(()); // the node is gone
-        }
     }
+    Ok(buf)
 }

@@ -34,6 +34,9 @@ pub const MAX_BODY_LEN: u64 = 1 << 30;
 pub const MAX_SEGMENT_SIZE: u64 = u32::MAX as u64;
 /// Raft indices must stay below this (so `index + count` never overflows).
 pub const MAX_INDEX: u64 = 1 << 62;
+/// Largest segment sequence number opening accepts: far beyond any real log (one cut per
+/// second for 10^11 years), and far enough from `u64::MAX` that counting up never overflows.
+pub const MAX_SEQ: u64 = 1 << 62;
 
 /// Record kinds inside a batch body.
 pub mod kind {

@@ -55,6 +55,10 @@ pub mod format;
 #[cfg(not(feature = "testing"))]
 mod format;
 pub mod fs;
+/// Entry points for the fuzz targets (`fuzz/`); only with the `testing` feature.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod index;
 pub mod inspect;
 mod open;

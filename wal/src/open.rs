@@ -18,7 +18,7 @@ use std::time::Instant;
 use crate::batch::Body;
 use crate::error::{Damage, Error, Result};
 use crate::footer::{self, SegStats};
-use crate::format::{BatchHeader, LOCK_NAME, TRAILER_LEN};
+use crate::format::{self, BatchHeader, LOCK_NAME, TRAILER_LEN};
 use crate::fs::{FileSystem, LockGuard};
 use crate::options::{RecoveryMode, WalOptions};
 use crate::replay::chain::Chain;
@@ -115,6 +115,16 @@ fn list(
             .map_err(|e| Error::io("sync_dir", dir, e))?;
     }
     segments.sort();
+    // A name's sequence number is counted up from at every cut: bound it before it is used.
+    if let Some((seq, _, path)) = segments.last().filter(|s| s.0 > format::MAX_SEQ) {
+        return Err(Error::BadDirectory {
+            path: path.clone(),
+            reason: format!(
+                "segment sequence number {seq:#x} out of range (at most {:#x})",
+                format::MAX_SEQ
+            ),
+        });
+    }
     for w in segments.windows(2) {
         if let Some(b) = listing::chain_break(w[0].0, w[1].0) {
             let path = w[1].2.clone();

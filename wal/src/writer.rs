@@ -248,6 +248,16 @@ impl Wal {
     /// Seals the active segment (if any) and starts a new one with room for `need` bytes.
     pub(crate) fn cut(&self, inner: &mut Inner, need: u64) -> Result<()> {
         let seq = inner.next_seq;
+        if seq > format::MAX_SEQ {
+            // Opening refuses a segment numbered above MAX_SEQ: never write one.
+            return Err(Error::BadDirectory {
+                path: self.dir.clone(),
+                reason: format!(
+                    "segment sequence numbers exhausted (the next would be {seq:#x}, above {:#x})",
+                    format::MAX_SEQ
+                ),
+            });
+        }
         let first = inner.index.last_index() + 1;
         let head = Batch::head(&inner.state);
         let head_len = head.frame_len();
