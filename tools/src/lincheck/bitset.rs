@@ -22,6 +22,7 @@ impl Bitset {
     }
 
     /// Whether `i` is in the set.
+    #[cfg(test)]
     pub(crate) fn contains(&self, i: usize) -> bool {
         self.0[i / 64] & (1 << (i % 64)) != 0
     }
