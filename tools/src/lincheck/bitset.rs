@@ -21,8 +21,17 @@ impl Bitset {
         self.0[i / 64] &= !(1 << (i % 64));
     }
 
+    /// The words holding bits `from..=to` (empty if `to < from`): with the lowest absent
+    /// element as `from` and the highest present one as `to`, a short description that,
+    /// together with `from`, determines the set.
+    pub(crate) fn window(&self, from: usize, to: Option<usize>) -> Vec<u64> {
+        match to {
+            Some(to) if to >= from => self.0[from / 64..=to / 64].to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
     /// Whether `i` is in the set.
-    #[cfg(test)]
     pub(crate) fn contains(&self, i: usize) -> bool {
         self.0[i / 64] & (1 << (i % 64)) != 0
     }
@@ -47,5 +56,8 @@ mod tests {
             c.set(i);
         }
         assert_eq!(b, c);
+        assert_eq!(b.window(1, Some(129)), vec![1 | 1 << 63, 0, 2]);
+        assert_eq!(b.window(64, Some(63)), Vec::<u64>::new());
+        assert_eq!(b.window(64, None), Vec::<u64>::new());
     }
 }

@@ -15,6 +15,11 @@
 //!   restores its state and puts its events back in the list (undo), and moves on to the
 //!   event after that operation's call.
 //!
+//! The cache keys a linearized set by its lowest absent operation and the bitset words from
+//! there to its highest present one, not the whole bitset: the operations linearized form a
+//! prefix plus a few concurrent ones, so a key stays small however long the history (a whole
+//! bitset per entry would take n²/8 bytes over a search of n operations).
+//!
 //! The partition is linearizable once every operation with a known outcome is linearized
 //! (unknown ones still pending are taken never to have happened), and not linearizable when a
 //! return is met with an empty stack.
@@ -103,8 +108,12 @@ pub fn check_partition<M: Model>(
     let mut remaining = ops.iter().filter(|o| o.is_known()).count();
     let mut state = model.init();
     let mut linearized = Bitset::new(n);
-    let mut cache: HashSet<(Bitset, M::State)> = HashSet::new();
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    // The lowest operation not linearized, and the highest linearized one.
+    let mut low = 0usize;
+    let mut high: Option<usize> = None;
+    let mut cache: HashSet<(usize, Vec<u64>, M::State)> = HashSet::new();
+    // (operation, state before it, `high` before it)
+    let mut stack: Vec<(usize, M::State, Option<usize>)> = Vec::new();
     let mut longest: Vec<usize> = Vec::new();
     let mut steps = 0u64;
     let mut entry = list.next[list.head];
@@ -127,12 +136,17 @@ pub fn check_partition<M: Model>(
                 None
             };
             if let Some(next) = model.step(&state, &op.input, out) {
-                let mut lin = linearized.clone();
-                lin.set(i);
-                if cache.insert((lin, next.clone())) {
-                    linearized.set(i);
+                linearized.set(i);
+                let new_high = Some(high.map_or(i, |h| h.max(i)));
+                let mut new_low = low;
+                while new_low < n && linearized.contains(new_low) {
+                    new_low += 1;
+                }
+                let key = (new_low, linearized.window(new_low, new_high), next.clone());
+                if cache.insert(key) {
                     let old = std::mem::replace(&mut state, next);
-                    stack.push((i, old));
+                    stack.push((i, old, high));
+                    (low, high) = (new_low, new_high);
                     if op.is_known() {
                         remaining -= 1;
                     }
@@ -143,14 +157,16 @@ pub fn check_partition<M: Model>(
                     entry = list.next[list.head];
                     continue;
                 }
+                linearized.clear(i);
             }
             entry = list.next[entry];
         } else {
-            let Some((i, old)) = stack.pop() else {
+            let Some((i, old, old_high)) = stack.pop() else {
                 let stuck = stuck_ops::<M>(ops, &longest);
                 return (PartitionResult::Violation { longest, stuck }, steps);
             };
             linearized.clear(i);
+            (low, high) = (low.min(i), old_high);
             state = old;
             if ops[i].is_known() {
                 remaining += 1;

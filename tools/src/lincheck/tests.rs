@@ -344,7 +344,9 @@ fn large_histories_are_decided_quickly() {
         .find(|&i| bad[i].input == KvInput::Get && bad[i].is_known())
         .expect("a read");
     bad[i].output = Some(KvOutput::Value(Some(b"never".to_vec())));
+    let t = Instant::now();
     let r = check(&KvModel, &bad, budget);
+    eprintln!("the broken one rejected in {:?}", t.elapsed());
     assert_eq!(r.verdict, Verdict::NotLinearizable);
     assert_eq!(r.failures.len(), 1);
     assert_eq!(r.failures[0].key, bad[i].key);
