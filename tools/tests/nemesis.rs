@@ -426,6 +426,15 @@ fn partitions_pauses_and_crashes_keep_the_history_linearizable() {
     }
     let history = workers.finish();
     let faults = faults.into_inner().unwrap();
+    let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
+    for f in &faults {
+        let kind = ["isolate", "split", "bridge", "delay", "pause", "kill"]
+            .into_iter()
+            .find(|k| f.starts_with(k))
+            .unwrap_or("other");
+        *kinds.entry(kind).or_default() += 1;
+    }
+    eprintln!("nemesis: faults by kind: {kinds:?}");
     eprintln!(
         "nemesis: {} faults; client operations: {} answered, {} unknown, {} failed (left out)",
         faults.len(),
