@@ -252,6 +252,7 @@ fn main() {
             let args = Args {
                 id,
                 cluster: cluster.clone(),
+                connect: String::new(),
                 port: http[id as usize - 1],
                 data_dir: Some(tmp.path().join(format!("node-{id}"))),
                 join: false,

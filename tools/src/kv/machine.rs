@@ -4,7 +4,9 @@
 //! A node's raft address travels in the context of the membership change that adds it (UTF-8
 //! `host:port`); every replica records it on apply and updates its transport's [`PeerBook`],
 //! and the table is carried in the machine's snapshots, so a node restored from a snapshot (a
-//! restart, or a joiner caught up by the leader) knows every peer's address.
+//! restart, or a joiner caught up by the leader) knows every peer's address. A node's own
+//! `--connect` overrides (a [`Dialer`]) change only where it dials, never the table: the table
+//! is replicated, so it must be the same on every node.
 //!
 //! Snapshot format: `STELEKVM`, `u32` member count, then per member `u64 id | u32 len | addr`,
 //! then [`MemKv`]'s own snapshot stream.
@@ -58,23 +60,62 @@ impl Members {
     }
 }
 
+/// The transport's [`PeerBook`] with this node's local `--connect` overrides: a peer listed
+/// there is dialed at the override, whatever address the member table records for it.
+#[derive(Debug, Clone, Default)]
+pub struct Dialer {
+    book: PeerBook,
+    overrides: BTreeMap<u64, SocketAddr>,
+}
+
+impl Dialer {
+    /// `book`, with `overrides` taking precedence.
+    pub fn new(book: PeerBook, overrides: BTreeMap<u64, SocketAddr>) -> Dialer {
+        Dialer { book, overrides }
+    }
+
+    /// The book the transport reads.
+    pub fn book(&self) -> &PeerBook {
+        &self.book
+    }
+
+    /// Records that `id` is at `addr` (or at its override).
+    pub fn insert(&self, id: u64, addr: SocketAddr) {
+        self.book
+            .insert(id, self.overrides.get(&id).copied().unwrap_or(addr));
+    }
+
+    /// Forgets `id`.
+    pub fn remove(&self, id: u64) {
+        self.book.remove(id);
+    }
+}
+
+impl From<PeerBook> for Dialer {
+    fn from(book: PeerBook) -> Dialer {
+        Dialer::new(book, BTreeMap::new())
+    }
+}
+
 /// The replicated state of a stele-kv node (see the module docs).
 #[derive(Debug)]
 pub struct KvMachine {
     kv: MemKv,
     members: Members,
-    peers: PeerBook,
+    peers: Dialer,
 }
 
 impl KvMachine {
     /// A machine over `kv` (shared with the readers) whose member table starts as `founders`
-    /// (what a bootstrapped group's founding snapshot holds) and which keeps `peers` in step.
+    /// (what a bootstrapped group's founding snapshot holds) and which keeps `peers` in step
+    /// (a [`PeerBook`], or a [`Dialer`] with local overrides).
     pub fn new(
         kv: MemKv,
         members: Members,
-        peers: PeerBook,
+        peers: impl Into<Dialer>,
         founders: &[(u64, SocketAddr)],
     ) -> Self {
+        let peers = peers.into();
         for &(id, addr) in founders {
             members.set(id, addr.to_string());
             peers.insert(id, addr);
@@ -240,5 +281,31 @@ mod tests {
         assert_eq!(m2.members.get(4).as_deref(), Some("127.0.0.1:1004"));
         assert_eq!(peers2.get(1), Some(a1));
         assert!(m2.restore(3, &mut &b"garbage!"[..]).is_err());
+    }
+
+    #[test]
+    fn local_dial_overrides_win_over_replicated_addresses_and_stay_local() {
+        let a1: SocketAddr = "127.0.0.1:1001".parse().unwrap();
+        let a2: SocketAddr = "127.0.0.1:1002".parse().unwrap();
+        let proxy: SocketAddr = "127.0.0.1:9002".parse().unwrap();
+        let book = PeerBook::default();
+        let dial = Dialer::new(book.clone(), [(2, proxy)].into_iter().collect());
+        let members = Members::default();
+        let mut m = KvMachine::new(MemKv::new(), members.clone(), dial, &[(1, a1), (2, a2)]);
+        assert_eq!((book.get(1), book.get(2)), (Some(a1), Some(proxy)));
+        assert_eq!(members.get(2).as_deref(), Some("127.0.0.1:1002"));
+        // A snapshot carries the advertised address, and restoring one keeps the override.
+        let mut snap = Vec::new();
+        m.snapshot(&mut snap).unwrap();
+        assert!(!snap.windows(4).any(|w| w == b"9002"));
+        book.remove(2);
+        m.restore(0, &mut &snap[..]).unwrap();
+        assert_eq!(book.get(2), Some(proxy));
+        // So does a membership change naming the peer.
+        let mut cs = ConfState::default();
+        cs.set_voters(vec![1, 2]);
+        m.apply_conf_change(1, &cc(ConfChangeType::AddNode, 2, "127.0.0.1:1002"), &cs);
+        assert_eq!(book.get(2), Some(proxy));
+        assert_eq!(members.get(2).as_deref(), Some("127.0.0.1:1002"));
     }
 }

@@ -24,6 +24,7 @@ pub mod memkv;
 pub mod metrics;
 pub mod server;
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,7 +37,7 @@ use stele_raft::{Node, NodeConfig, NodeHandle, PeerBook, TcpConfig, TcpTransport
 use stele_storage::{DiskStorage, StorageOptions};
 
 use crate::error::{ErrorChain, Failure};
-use machine::{KvMachine, Members};
+use machine::{Dialer, KvMachine, Members};
 use memkv::MemKv;
 use metrics::{Histogram, TimedFs};
 
@@ -53,6 +54,12 @@ pub struct Args {
     /// The raft addresses (host:port) of nodes 1, 2, ..., comma-separated.
     #[arg(long, default_value = "127.0.0.1:12379")]
     pub cluster: String,
+    /// Where this node dials some peers instead of their advertised address (`ID=host:port`,
+    /// comma-separated): a local override, never replicated (the member table keeps the
+    /// --cluster / join addresses). For a proxy or NAT between nodes; the nemesis test routes
+    /// every directed link through a fault-injecting proxy with it.
+    #[arg(long, default_value = "")]
+    pub connect: String,
     /// The HTTP port (on 127.0.0.1).
     #[arg(long, default_value_t = 12380)]
     pub port: u16,
@@ -119,6 +126,22 @@ pub fn parse_cluster(s: &str) -> Result<Vec<SocketAddr>, Failure> {
         .collect()
 }
 
+/// The overrides of `--connect` (`ID=host:port,...`; empty: none).
+pub fn parse_connect(s: &str) -> Result<BTreeMap<u64, SocketAddr>, Failure> {
+    let mut map = BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let bad = || Failure::new(format!("--connect: {item:?} is not ID=ip:port"));
+        let (id, addr) = item.split_once('=').ok_or_else(bad)?;
+        let id: u64 = id.trim().parse().map_err(|_| bad())?;
+        let addr: SocketAddr = addr.trim().parse().map_err(|_| bad())?;
+        if id == 0 {
+            return Err(bad());
+        }
+        map.insert(id, addr);
+    }
+    Ok(map)
+}
+
 /// Runs a node (see the module docs) until SIGINT or SIGTERM.
 pub fn run(args: Args) -> Result<(), Failure> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -133,6 +156,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 /// running several nodes in one process, as the benchmark does).
 pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     let cluster = parse_cluster(&args.cluster)?;
+    let connect = parse_connect(&args.connect)?;
     if args.id == 0 || args.id as usize > cluster.len() {
         return Err(Failure::new(format!(
             "--id {} needs a raft address: --cluster lists {} (ids 1..={})",
@@ -161,7 +185,7 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     let http_listener = TcpListener::bind(http_addr)
         .map_err(|e| Failure::because(format!("HTTP address {http_addr}"), e))?;
 
-    let peers = PeerBook::default();
+    let peers = Dialer::new(PeerBook::default(), connect);
     let founders: Vec<(u64, SocketAddr)> = cluster
         .iter()
         .enumerate()
@@ -175,8 +199,9 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     for &(id, a) in &founders {
         peers.insert(id, a);
     }
-    let machine = KvMachine::new(kv.clone(), members.clone(), peers.clone(), machine_founders);
-    let transport = TcpTransport::new(args.id, raft_listener, peers, TcpConfig::default())
+    let book = peers.book().clone();
+    let machine = KvMachine::new(kv.clone(), members.clone(), peers, machine_founders);
+    let transport = TcpTransport::new(args.id, raft_listener, book, TcpConfig::default())
         .map_err(|e| Failure::because("transport", e))?;
 
     let voters: Vec<u64> = if args.join {
@@ -233,4 +258,21 @@ pub fn run_until(args: Args, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     r.map_err(|e| Failure::because("the node stopped with an error", e))?;
     println!("stele-kv: node {}: stopped", args.id);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_connect;
+
+    #[test]
+    fn connect_overrides_parse_and_bad_ones_are_named() {
+        assert!(parse_connect("").unwrap().is_empty());
+        let m = parse_connect("2=127.0.0.1:9002, 3=127.0.0.1:9003").unwrap();
+        assert_eq!(m[&2].port(), 9002);
+        assert_eq!(m[&3].port(), 9003);
+        for bad in ["2", "x=127.0.0.1:1", "0=127.0.0.1:1", "2=nowhere"] {
+            let e = parse_connect(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
+    }
 }

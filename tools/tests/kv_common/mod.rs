@@ -40,12 +40,23 @@ impl Resp {
 #[derive(Debug)]
 pub struct Client {
     pub port: u16,
+    /// How long a response may take (default 20 s).
+    pub timeout: Duration,
     conn: Option<BufReader<TcpStream>>,
 }
 
 impl Client {
     pub fn new(port: u16) -> Client {
-        Client { port, conn: None }
+        Client::with_timeout(port, Duration::from_secs(20))
+    }
+
+    /// A client whose connects, writes and responses each time out after `timeout`.
+    pub fn with_timeout(port: u16, timeout: Duration) -> Client {
+        Client {
+            port,
+            timeout,
+            conn: None,
+        }
     }
 
     /// One request; `Err` if the node cannot be reached or the connection broke.
@@ -60,9 +71,10 @@ impl Client {
     fn try_req(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<Resp> {
         if self.conn.is_none() {
             let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-            let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-            s.set_read_timeout(Some(Duration::from_secs(20)))?;
-            s.set_write_timeout(Some(Duration::from_secs(5)))?;
+            let t = self.timeout;
+            let s = TcpStream::connect_timeout(&addr, t.min(Duration::from_secs(2)))?;
+            s.set_read_timeout(Some(t))?;
+            s.set_write_timeout(Some(t.min(Duration::from_secs(5))))?;
             s.set_nodelay(true)?;
             self.conn = Some(BufReader::new(s));
         }
@@ -265,6 +277,21 @@ impl Kv {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Sends `signal` (a name for `kill -s`, e.g. `STOP`, `CONT`) to the running process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("running");
+        let sent = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -s {signal} {pid}");
     }
 
     /// `GET /status` as JSON, if the node answers.
