@@ -41,6 +41,13 @@ pub(crate) fn served_snapshot(
     for note in &agreement.notes {
         log::info!("stele-storage: {note}");
     }
+    for f in facts.iter().filter(|f| f.metadata.is_none()) {
+        log::warn!(
+            "stele-storage: {}: the snapshot file's frame is damaged; never served, left for \
+             inspection (wal-dump --verify)",
+            f.path.display()
+        );
+    }
     Ok(served.map_or_else(SnapshotMetadata::default, |f| marker_to_raft(f.metadata())))
 }
 

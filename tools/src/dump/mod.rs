@@ -116,18 +116,21 @@ impl Target {
         }
         let shown = dir.display().to_string();
         let wal = dir.join("wal");
-        if wal.is_dir() {
-            let snap = dir.join("snap");
-            let snap = match snap.is_dir() {
-                true => Ok(snap),
-                false => Err("no snap/ directory"),
-            };
-            return Ok(Target {
-                shown,
-                wal,
-                wal_rel: "wal/",
-                snap,
-            });
+        match std::fs::metadata(&wal) {
+            Ok(m) if m.is_dir() => {
+                return Ok(Target {
+                    shown,
+                    wal,
+                    wal_rel: "wal/",
+                    snap: Self::snap_dir(dir)?,
+                })
+            }
+            Ok(_) => return Err("wal: not a directory".to_string()),
+            // A symlink loop, a permission denied: not the same as "no wal/ here".
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("wal: cannot read: {e}"))
+            }
+            Err(_) => {}
         }
         let listing = stele_wal::inspect::list(dir).map_err(|e| format!("cannot list: {e}"))?;
         let walish = !listing.segments.is_empty()
@@ -148,6 +151,18 @@ impl Target {
             wal_rel: "",
             snap: Err("a WAL directory has no snapshots"),
         })
+    }
+
+    /// The snapshot directory of data directory `dir`: `Ok(Err(reason))` if there is none, an
+    /// error if something else is in its place.
+    fn snap_dir(dir: &Path) -> Result<Result<PathBuf, &'static str>, String> {
+        let snap = dir.join("snap");
+        match std::fs::metadata(&snap) {
+            Ok(m) if m.is_dir() => Ok(Ok(snap)),
+            Ok(_) => Err("snap: not a directory".to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Err("no snap/ directory")),
+            Err(e) => Err(format!("snap: cannot read: {e}")),
+        }
     }
 
     /// A WAL file's name in the output (the WAL directory itself for an empty name).

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod http;
+pub mod logger;
 pub mod machine;
 pub mod memkv;
 pub mod metrics;
@@ -85,11 +86,16 @@ pub struct Args {
     /// Size of a WAL segment file in MiB (a full segment is sealed and a new one started).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub wal_segment_mib: u64,
+    /// What the stele crates log to stderr: off, error, warn, info (segments started,
+    /// snapshots saved, files recovery ignored) or debug.
+    #[arg(long, default_value = "info", value_parser = logger::parse_level)]
+    pub log_level: log::LevelFilter,
 }
 
 /// Parses the arguments and runs the node until SIGINT/SIGTERM; returns the exit code.
 pub fn main_with_args() -> i32 {
     let args = Args::parse();
+    logger::install(args.log_level);
     match run(args) {
         Ok(()) => 0,
         Err(e) => {

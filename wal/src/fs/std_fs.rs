@@ -92,7 +92,16 @@ impl FileSystem for StdFs {
         Ok(names)
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)
+        // std reports a file (or a dangling symlink, or a symlink loop) in the way as "File
+        // exists"; say what is actually there.
+        std::fs::create_dir_all(dir).map_err(|e| match std::fs::metadata(dir) {
+            Err(m) if m.kind() != io::ErrorKind::NotFound => m,
+            Ok(md) if !md.is_dir() => io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "exists and is not a directory",
+            ),
+            _ => e,
+        })
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
