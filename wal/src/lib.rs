@@ -67,6 +67,7 @@ mod purge;
 mod read;
 mod records;
 mod replay;
+mod scrub;
 mod segment;
 mod spare;
 mod wal;
@@ -80,5 +81,6 @@ pub use read::{EntryData, Replay};
 pub use records::{
     ConfState, HardState, LogStart, LogState, SegmentFooter, SnapshotMarker, MAX_MARKERS,
 };
+pub use scrub::{ScrubCursor, ScrubStep};
 pub use wal::{RecoveryReport, Wal, WalStats};
 pub use writer::Appended;
