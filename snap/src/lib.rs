@@ -71,4 +71,5 @@ pub use options::{SnapOptions, DEFAULT_WRITE_BUFFER};
 pub use snapshotter::Snapshotter;
 pub use stele_wal::fs::FileSystem;
 pub use stele_wal::{ConfState, SnapshotMarker};
+pub use verify::Verified;
 pub use writer::SnapshotWriter;

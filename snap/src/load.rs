@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::file::SnapshotFile;
 use crate::name::{SnapshotId, BROKEN_SUFFIX};
 use crate::snapshotter::Snapshotter;
-use crate::verify::{decode_metadata, open_verified, read_frame};
+use crate::verify::{decode_metadata, open_verified, read_frame, verify_paced, Verified};
 
 impl Snapshotter {
     /// Loads snapshot `id` after verifying it. A damaged file is quarantined (see the module
@@ -42,6 +42,19 @@ impl Snapshotter {
         let path = self.path_of(id);
         let frame = read_frame(self.shared.fs(), &path)?;
         decode_metadata(&path, &frame.meta_bytes, id)
+    }
+
+    /// Verifies snapshot `id` completely, as a load would (every byte's checksum, the metadata
+    /// against the name), for scrubbing: the data is streamed in 1 MiB positional reads (no
+    /// memory map, so a scrub does not pin the file in memory), `pace` is called with the
+    /// bytes of each read (return false to stop), and a damaged file is returned as damage,
+    /// not quarantined: the caller decides. A file removed meanwhile is [`Verified::Gone`].
+    pub fn verify_paced(
+        &self,
+        id: SnapshotId,
+        pace: &mut dyn FnMut(u64) -> bool,
+    ) -> Result<Verified> {
+        verify_paced(self.shared.fs(), &self.path_of(id), id, pace)
     }
 
     /// Loads the newest valid snapshot; [`Error::NoSnapshot`] if there is none.

@@ -98,18 +98,11 @@ pub(crate) fn open_verified(
     let mut hasher = prefix.clone();
     match &map {
         Some(m) => hasher.update(&m[data_range(&layout)]),
-        None => hash_file(&*file, path, &layout, &mut hasher)?,
+        None => {
+            hash_file(&*file, path, &layout, &mut hasher, &mut |_| true)?;
+        }
     }
-    hasher.update(&trailer[..8]);
-    let computed = hasher.finalize();
-    if computed != layout.stored_crc {
-        return Err(Error::ChecksumMismatch {
-            path: path.to_path_buf(),
-            offset: layout.crc_offset(),
-            stored: layout.stored_crc,
-            computed,
-        });
-    }
+    check_crc(path, &layout, &trailer, hasher)?;
     let meta = decode_metadata(path, &meta_bytes, id)?;
     Ok(SnapshotFile::new(
         path.to_path_buf(),
@@ -131,13 +124,15 @@ fn read_at(file: &dyn FileHandle, path: &Path, buf: &mut [u8], offset: u64) -> R
         .map_err(|e| Error::io("read", path, e))
 }
 
-/// Streams the data region into `hasher` through one bounded buffer.
+/// Streams the data region into `hasher` through one bounded buffer, calling `pace` with the
+/// bytes of each read; returns false if `pace` stopped it.
 fn hash_file(
     file: &dyn FileHandle,
     path: &Path,
     layout: &Layout,
     hasher: &mut crc32fast::Hasher,
-) -> Result<()> {
+    pace: &mut dyn FnMut(u64) -> bool,
+) -> Result<bool> {
     let mut buf = vec![0u8; layout.data_len.min(CHUNK) as usize];
     let mut pos = layout.data_offset();
     let end = pos + layout.data_len;
@@ -146,8 +141,72 @@ fn hash_file(
         read_at(file, path, &mut buf[..n], pos)?;
         hasher.update(&buf[..n]);
         pos += n as u64;
+        if !pace(n as u64) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Step 4: the checksum of everything before the stored one (`hasher` has all but the trailer).
+fn check_crc(
+    path: &Path,
+    layout: &Layout,
+    trailer: &[u8],
+    mut hasher: crc32fast::Hasher,
+) -> Result<()> {
+    hasher.update(&trailer[..8]);
+    let computed = hasher.finalize();
+    if computed != layout.stored_crc {
+        return Err(Error::ChecksumMismatch {
+            path: path.to_path_buf(),
+            offset: layout.crc_offset(),
+            stored: layout.stored_crc,
+            computed,
+        });
     }
     Ok(())
+}
+
+/// What [`verify_paced`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    /// Every check passed; this many bytes of data were read.
+    Whole {
+        /// Bytes of snapshot data read and checksummed.
+        data_bytes: u64,
+    },
+    /// The caller's pace function stopped the verification.
+    Stopped,
+    /// The file was removed before it could be opened.
+    Gone,
+}
+
+/// Checks `path` (snapshot `id`) like a load does, streaming the data through positional reads
+/// (no memory map, nothing quarantined) and calling `pace` after each read.
+pub(crate) fn verify_paced(
+    fs: &dyn FileSystem,
+    path: &Path,
+    id: SnapshotId,
+    pace: &mut dyn FnMut(u64) -> bool,
+) -> Result<Verified> {
+    let frame = match read_frame(fs, path) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Verified::Gone)
+        }
+        other => other?,
+    };
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&frame.header);
+    hasher.update(&frame.meta_bytes);
+    if !hash_file(&*frame.file, path, &frame.layout, &mut hasher, pace)? {
+        return Ok(Verified::Stopped);
+    }
+    check_crc(path, &frame.layout, &frame.trailer, hasher)?;
+    decode_metadata(path, &frame.meta_bytes, id)?;
+    Ok(Verified::Whole {
+        data_bytes: frame.layout.data_len,
+    })
 }
 
 pub(crate) fn decode_metadata(path: &Path, bytes: &[u8], id: SnapshotId) -> Result<SnapshotMarker> {
