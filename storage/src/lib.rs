@@ -29,9 +29,11 @@ mod options;
 mod purge;
 mod raft_storage;
 mod recover;
+mod scrub;
 mod write;
 
 pub use agreement::{check_agreement, Agreement, Disagreement, Finding, LogFacts, SnapshotFacts};
 pub use disk::{DiskStorage, OpenReport};
 pub use error::{Error, Result};
 pub use options::{StorageOptions, DEFAULT_KEEP_SNAPSHOTS};
+pub use scrub::{ScrubOptions, ScrubStatus, Scrubber, CHUNK as SCRUB_CHUNK};
