@@ -7,7 +7,31 @@
 
 use std::time::Duration;
 
+use stele_storage::ScrubOptions;
+
 use crate::error::{Error, Result};
+
+/// Background scrubbing of a node's files (`stele_storage::Scrubber`): every sealed WAL segment
+/// and snapshot file read back and checked at a bounded rate, so that damage in cold data is
+/// found before raft needs it.
+#[derive(Debug, Clone)]
+pub struct ScrubConfig {
+    /// The rate and the pause between passes.
+    pub options: ScrubOptions,
+    /// Stop the node (with [`Error::Scrub`], naming the file and byte offset) when damage is
+    /// found (default true). False: only report it, in [`Status::scrub`](crate::Status::scrub)
+    /// and the log, and keep serving what is not damaged.
+    pub stop_on_damage: bool,
+}
+
+impl Default for ScrubConfig {
+    fn default() -> Self {
+        ScrubConfig {
+            options: ScrubOptions::default(),
+            stop_on_damage: true,
+        }
+    }
+}
 
 /// Configuration of a [`Node`](crate::Node).
 #[derive(Debug, Clone)]
@@ -52,6 +76,8 @@ pub struct NodeConfig {
     /// Ready is persisted (synced when `must_sync()`) on the node thread before the next one
     /// (contract §3.2).
     pub pipelined: bool,
+    /// Background scrubbing (default on: 8 MiB/s, stop on damage); `None`: off.
+    pub scrub: Option<ScrubConfig>,
 }
 
 impl NodeConfig {
@@ -73,6 +99,7 @@ impl NodeConfig {
             proposal_timeout: Duration::from_secs(10),
             logger: None,
             pipelined: true,
+            scrub: Some(ScrubConfig::default()),
         }
     }
 
@@ -86,6 +113,13 @@ impl NodeConfig {
         };
         if self.id == 0 {
             return bad("node id 0 is reserved");
+        }
+        if self
+            .scrub
+            .as_ref()
+            .is_some_and(|s| s.options.bytes_per_sec == 0)
+        {
+            return bad("scrub rate must be non-zero (use scrub: None to turn it off)");
         }
         if self.tick.is_zero() || self.proposal_timeout.is_zero() {
             return bad("tick and proposal_timeout must be non-zero");

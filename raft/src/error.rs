@@ -69,6 +69,11 @@ pub enum Error {
     /// storage error may be shared with [`DiskStorage::failure`](stele_storage::DiskStorage::failure).
     #[error("storage failed")]
     StorageRead(#[source] Arc<stele_storage::Error>),
+    /// The background scrubber found damage in the node's files (and
+    /// [`ScrubConfig::stop_on_damage`](crate::ScrubConfig::stop_on_damage) is set): the source
+    /// names the file and byte offset.
+    #[error("scrubbing found damage")]
+    Scrub(#[source] Arc<stele_storage::Error>),
     /// raft (or the state machine) panicked for a reason that is not a storage error; the text
     /// is the panic's message and location.
     #[error("the node thread panicked: {0}")]

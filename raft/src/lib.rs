@@ -108,11 +108,12 @@ mod tcp_shared;
 mod transport;
 mod types;
 
-pub use config::NodeConfig;
+pub use config::{NodeConfig, ScrubConfig};
 pub use error::{Error, Result};
 pub use error_chain::ErrorChain;
 pub use node::{Node, NodeHandle, Proposal, ReadHandle};
 pub use state_machine::{SnapshotSource, StateMachine};
+pub use stele_storage::{ScrubOptions, ScrubStatus};
 pub use tcp::{PeerBook, TcpConfig, TcpTransport};
 pub use transport::{Inbound, Mailbox, Transport};
 pub use types::{Applied, Status};

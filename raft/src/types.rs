@@ -56,6 +56,9 @@ pub struct Status {
     /// segment, typically a full disk): proposals are refused with [`Error::DiskFull`](crate::Error::DiskFull)
     /// and a follower drops appends from its leader. `None` while there is room.
     pub no_room: Option<String>,
+    /// What the background scrubber has verified, and the damage it found (`None`: scrubbing
+    /// is off).
+    pub scrub: Option<stele_storage::ScrubStatus>,
     /// False once the node thread has stopped.
     pub running: bool,
 }

@@ -30,6 +30,7 @@
 mod apply;
 mod persist;
 mod propose;
+mod scrub;
 mod snapshot;
 
 use persist::Persister;
@@ -95,6 +96,8 @@ pub(crate) struct Driver {
     proposals: Vec<propose::Queued>,
     /// Each in-flight Ready's persisted messages, by Ready number, sent once it is durable.
     held: VecDeque<(u64, Vec<Message>)>,
+    /// The background scrubber, if on (looked at every tick).
+    scrubber: Option<stele_storage::Scrubber>,
 }
 
 impl Driver {
@@ -108,6 +111,10 @@ impl Driver {
     ) -> Result<Driver> {
         let storage = raw.store().clone(); // a handle on raft's own storage
         let snapshot_index = storage.snapshot_metadata().index;
+        let scrubber = cfg
+            .scrub
+            .as_ref()
+            .map(|c| storage.start_scrubber(c.options.clone()));
         let tx = wake.clone();
         let persister = Persister::start(cfg.id, storage.clone(), move || {
             let _ = tx.send(Command::Persisted);
@@ -135,6 +142,7 @@ impl Driver {
             published: None,
             persister,
             held: VecDeque::new(),
+            scrubber,
             snapshot_job: None,
             wake,
             proposals: Vec::new(),
@@ -211,6 +219,7 @@ impl Driver {
                 self.on_tick(now);
                 self.transport.check()?;
                 self.check_room();
+                self.check_scrub()?;
                 next_tick += tick;
                 if next_tick <= now {
                     next_tick = now + tick; // fell behind (a long snapshot): don't burst ticks
@@ -422,6 +431,7 @@ impl Driver {
             snapshots_installed: self.snapshots_installed,
             snapshot_failures: self.snapshot_failures,
             no_room: self.no_room.clone(),
+            scrub: self.scrubber.as_ref().map(|s| s.status()),
             running: true,
         }
     }
