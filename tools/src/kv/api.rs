@@ -300,6 +300,14 @@ impl App {
                 "snapshots_installed": s.snapshots_installed,
                 "snapshot_failures": s.snapshot_failures,
                 "no_room": s.no_room,
+                "scrub": s.scrub.as_ref().map(|c| json!({
+                    "bytes_verified": c.bytes_verified,
+                    "segments_verified": c.segments_verified,
+                    "snapshots_verified": c.snapshots_verified,
+                    "passes": c.passes,
+                    "damage": c.damage,
+                    "running": c.running,
+                })),
                 "keys": self.kv.len(),
                 "running": s.running,
                 "stop_error": self.stop_error(),
@@ -356,6 +364,23 @@ impl App {
             "stele_wal_no_room",
             "1 while the WAL has no room for its next segment (the disk full): writes get 507",
             u64::from(s.no_room.is_some()),
+        );
+        let scrub = s.scrub.clone().unwrap_or_default();
+        m.counter(
+            "stele_scrub_bytes_verified",
+            "Bytes of sealed WAL segments and snapshot files the background scrubber read back \
+             and verified since start",
+            scrub.bytes_verified,
+        );
+        m.counter(
+            "stele_scrub_passes",
+            "Passes of the background scrubber over every sealed segment and snapshot file",
+            scrub.passes,
+        );
+        m.gauge(
+            "stele_scrub_damage",
+            "1 once the scrubber found damage (the file and offset are in /status)",
+            u64::from(scrub.damage.is_some()),
         );
         m.gauge("stele_raft_term", "The current term", s.term);
         m.gauge("stele_raft_commit_index", "The commit index", s.commit);
