@@ -15,7 +15,10 @@
 //! and stops the HTTP server as SIGTERM would: requests under way are answered 503, `/status`
 //! shows `"running": false` with the reason in `"stop_error"` meanwhile, and the process
 //! prints one `error:` line (the error chain, with file and byte offset where there is one)
-//! and exits with status 1, within [`WATCH_INTERVAL`] plus the server's stop grace.
+//! and exits with status 1, within [`WATCH_INTERVAL`] plus the server's stop grace. Damage the
+//! background scrub finds in a sealed segment or snapshot file (`--scrub-mib-per-sec`) stops
+//! the node the same way, unless `--scrub-only-report`; `--verify-before-serving` runs one
+//! full scrub before the node starts.
 
 pub mod api;
 pub mod http;
