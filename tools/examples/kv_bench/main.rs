@@ -261,6 +261,10 @@ fn main() {
                 request_timeout_ms: 5_000,
                 max_connections: 256,
                 wal_segment_mib: 64,
+                log_level: log::LevelFilter::Off,
+                scrub_mib_per_sec: 8,
+                scrub_only_report: false,
+                verify_before_serving: false,
             };
             let stop = node_stop.clone();
             std::thread::Builder::new()
