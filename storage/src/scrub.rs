@@ -8,8 +8,8 @@
 //! rots in cold data is found the day a read needs it, perhaps when no other copy is left.
 //!
 //! Invariants:
-//! - a pass covers the sealed segments in sequence order, then the snapshot files newest
-//!   first; the active segment is not scrubbed (its batches were checked when written and are
+//! - a pass covers the sealed segments in sequence order, then the snapshot files the node may
+//!   serve (the served one and those the WAL has markers for), newest first; the active segment is not scrubbed (its batches were checked when written and are
 //!   read back by every restart);
 //! - the background scrubber reads at most `bytes_per_sec` on average (it sleeps after each
 //!   read of at most [`CHUNK`] bytes until its budget allows the next), and stops within one
@@ -250,6 +250,22 @@ impl DiskStorage {
         shared.changed.notify_all();
     }
 
+    /// The snapshot files the node may serve: the served one and those the WAL has markers
+    /// for. An orphan (a file newer than its marker, or one recovery found damaged and ignored
+    /// with a warning) is never served, so its bytes are not the node's to vouch for.
+    fn snapshots_to_scrub(&self) -> Result<Vec<stele_snap::SnapshotId>> {
+        let served = self.snapshot_metadata();
+        let markers = self.core.wal.state()?.markers;
+        let mut ids = self.core.snaps.list()?;
+        ids.retain(|id| {
+            (id.index == served.index && id.term == served.term)
+                || markers
+                    .iter()
+                    .any(|m| m.index == id.index && m.term == id.term)
+        });
+        Ok(ids)
+    }
+
     /// One pass; `pace` is called after each read with its bytes (false: stop, and the pass
     /// returns `Ok(false)`). Counts what it verified in `st` (a stopped pass counts its
     /// bytes but not the pass).
@@ -270,7 +286,7 @@ impl DiskStorage {
                 break;
             }
         }
-        for id in self.core.snaps.list()? {
+        for id in self.snapshots_to_scrub()? {
             let mut bytes = 0;
             let verified = self.core.snaps.verify_paced(id, &mut |n| {
                 bytes += n;

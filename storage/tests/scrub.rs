@@ -152,3 +152,19 @@ fn dropping_a_pacing_scrubber_returns() {
     assert_eq!(st.passes, 0, "{st:?}");
     drop(scrubber); // joins the thread: hangs (and the test times out) if the stop is ignored
 }
+
+#[test]
+fn an_orphan_snapshot_file_is_not_the_scrubs_to_report() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(store(dir.path()));
+    // No marker names it, so it is never served (recovery warns about its damaged frame).
+    let orphan = dir
+        .path()
+        .join("snap")
+        .join("0000000000000009-00000000000fffff.snap");
+    std::fs::write(&orphan, b"\x00 not a snapshot").unwrap();
+    let s = DiskStorage::open(dir.path(), opts()).unwrap();
+    let st = s.scrub_now().expect("the orphan is skipped");
+    assert_eq!(st.snapshots_verified, 2, "{st:?}");
+    assert!(orphan.exists());
+}
