@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release --example append_compare -- [--rounds N] [--segment-mib M]
 //!     [--scale F] [--dir DIR] [--prealloc zero|fallocate|setlen]
-//!     [--lanes raw,raft-engine,storage,wal] [WORKLOAD...]
+//!     [--lanes raw,raft-engine,storage,wal] [--compact] [WORKLOAD...]
 //! ```
 //!
 //! Workloads (default: all), each long enough for at least 4 segment cuts at the default 64 MiB
@@ -18,6 +18,13 @@
 //!   (stele: index taken under a mutex, `append` unsynced, `sync` outside it: group commit;
 //!   raft-engine: one region per thread, `write(sync)`, as it would be used);
 //! - `first`: open a new log and time the first synced 1 KiB append.
+//!
+//! `--compact` (single-writer workloads): every lane also compacts behind itself, as a raft log in service does (a
+//! snapshot and `compact`): each time a segment's worth of bytes was appended, the log is
+//! compacted to keep one segment's worth of entries (`DiskStorage`: `create_snapshot` of empty
+//! data then `compact`; `Wal`: `purge`; raft-engine: `compact_to` then `purge_expired_files`;
+//! raw writes into its written file as always). Purged segments are then recycled and cuts
+//! need no zero-fill: the steady state of a log that does not only grow.
 //!
 //! Every round builds each lane in a fresh directory under DIR (default the system's temporary
 //! directory) and runs the lanes in an order that alternates from round to round; it prints each
@@ -155,6 +162,9 @@ fn hard_state(commit: u64) -> HardState {
     }
 }
 
+/// `--compact`: compact behind the writer (see the module docs).
+static COMPACT: Mutex<bool> = Mutex::new(false);
+
 /// `--prealloc`: how stele's segment files are preallocated (default: the WAL's default).
 static PREALLOC: Mutex<Option<Preallocate>> = Mutex::new(None);
 
@@ -187,10 +197,22 @@ fn run_lane(lane: Lane, w: &Work, dir: &Path, segment: u64) -> Run {
     let opened = t_open.elapsed();
     let t0 = Instant::now();
     let mut next = 1u64;
+    let per_segment = (segment / frame_len(&entries(1, 1, w.entry)) as u64).max(1);
+    let mut since_compact = 0u64;
+    let compact = *COMPACT.lock().unwrap();
     for _ in 0..w.appends {
         let ents = entries(next, w.per_append, w.entry);
         let t = Instant::now();
-        run.bytes += sink.append(&ents, hard_state(next), w.sync);
+        let bytes = sink.append(&ents, hard_state(next), w.sync);
+        run.bytes += bytes;
+        since_compact += bytes;
+        if compact && since_compact >= segment {
+            let last = next + w.per_append as u64 - 1;
+            if last > per_segment {
+                sink.compact(last - per_segment);
+            }
+            since_compact = 0;
+        }
         if w.name != "bulk" {
             run.lat.push(t.elapsed());
         }
@@ -290,6 +312,26 @@ impl Sink {
             }
         }
         bytes
+    }
+
+    /// Compacts the log to `index` (see `--compact`).
+    fn compact(&mut self, index: u64) {
+        match self {
+            Sink::Raw { .. } => {}
+            Sink::RaftEngine(e) => {
+                e.compact_to(1, index);
+                e.purge_expired_files().expect("raft-engine purge");
+            }
+            Sink::Storage(s) => {
+                let cs = raft::eraftpb::ConfState::default();
+                s.create_snapshot(index, &cs, &mut &b""[..])
+                    .expect("snapshot");
+                s.compact(index).expect("compact");
+            }
+            Sink::Wal(w) => {
+                w.purge(index + 1).expect("purge");
+            }
+        }
     }
 
     fn sync(&mut self) {
@@ -441,6 +483,7 @@ fn main() {
                 };
                 *PREALLOC.lock().unwrap() = Some(p);
             }
+            "--compact" => *COMPACT.lock().unwrap() = true,
             "--lanes" => {
                 let names = val();
                 let pick = |n: &str| match n {
@@ -500,8 +543,14 @@ fn main() {
         },
     ];
     let prealloc = wal_opts(segment).preallocate;
+    let compact = if *COMPACT.lock().unwrap() {
+        ", compacting behind"
+    } else {
+        ""
+    };
     println!(
-        "append_compare: {rounds} rounds, {segment_mib} MiB segments ({prealloc:?}), scale {scale}"
+        "append_compare: {rounds} rounds, {segment_mib} MiB segments ({prealloc:?}), scale \
+         {scale}{compact}"
     );
     for w in all
         .iter()
