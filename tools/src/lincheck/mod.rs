@@ -11,7 +11,7 @@
 //!
 //! The search is the Wing-Gong algorithm with Lowe's memoization, as Porcupine does it
 //! ([`search`]): the history is split into independent partitions (one per key, see
-//! [`Model::partition`]: linearizability is local, so a history is linearizable iff each
+//! [`Model::Key`]: linearizability is local, so a history is linearizable iff each
 //! key's sub-history is), each partition becomes a doubly linked list of call and return
 //! events in time order, and a depth-first search linearizes one pending call at a time,
 //! lifting it (and its return) out of the list, and undoing that on backtrack. A cache of the
