@@ -16,7 +16,7 @@
 //!   from the message (no second copy of the snapshot data);
 //! - an incoming frame longer than `max_frame` closes the connection; a frame's buffer grows
 //!   with the bytes that arrive (see [`read_frame`]), so a length alone allocates nothing large;
-//! - every thread runs [`guarded`]: a panic in it (caught, not printed), or the acceptor or a
+//! - every thread runs under `guarded`: a panic in it (caught, not printed), or the acceptor or a
 //!   sender ending while the transport runs, is recorded, and [`Transport::check`] then fails
 //!   with [`Error::TransportFailed`], which stops the node (fail-stop). A reader thread ends
 //!   normally when its connection closes.
