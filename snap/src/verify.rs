@@ -168,7 +168,7 @@ fn check_crc(
     Ok(())
 }
 
-/// What [`verify_paced`] found.
+/// What [`Snapshotter::verify_paced`](crate::Snapshotter::verify_paced) found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
     /// Every check passed; this many bytes of data were read.
