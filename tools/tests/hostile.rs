@@ -12,9 +12,9 @@ use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kv_common::{free_ports, http, wait_for, Kv};
+use kv_common::{free_ports, wait_child, wait_writable, Kv};
 
 /// A tool that meets bad input exits at once; the bound leaves room for a loaded machine.
 const EXIT_BOUND: Duration = Duration::from_secs(30);
@@ -46,21 +46,12 @@ fn run(mut cmd: Command, scratch: &Path) -> Outcome {
         .stderr(file)
         .spawn()
         .expect("spawn the tool");
-    let deadline = Instant::now() + EXIT_BOUND;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{cmd:?} did not exit within {EXIT_BOUND:?}: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_child(&mut child, EXIT_BOUND).unwrap_or_else(|| {
+        panic!(
+            "{cmd:?} did not exit within {EXIT_BOUND:?}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        )
+    });
     let output = std::fs::read_to_string(&log).expect("read the output");
     Outcome { status, output }
 }
@@ -239,10 +230,7 @@ fn a_snapshot_named_with_a_huge_index() {
     let cluster = format!("127.0.0.1:{}", ports[0]);
     let mut kv = Kv::new(1, &cluster, ports[1], &dir, &[]);
     kv.start();
-    wait_for("the node to take a write", || {
-        let r = http(ports[1], "PUT", "/kv/a", b"1").ok()?;
-        (r.status == 204).then_some(())
-    });
+    wait_writable(ports[1], "the node to take a write");
     assert!(kv.terminate().success(), "a clean stop: {}", kv.log());
     let log = kv.log();
     assert!(

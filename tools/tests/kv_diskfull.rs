@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kv_common::{field, free_ports, http, wait_for, Kv};
+use kv_common::{field, free_ports, http, wait_for, wait_writable, Kv};
 
 /// A tmpfs of `size` mounted on a fresh directory; unmounted on drop.
 struct Tmpfs {
@@ -77,10 +77,7 @@ fn node(disk: &Tmpfs, extra: &[&str]) -> (Kv, u16) {
     args.extend_from_slice(extra);
     let mut kv = Kv::new(1, &cluster, ports[1], &disk.dir, &args);
     kv.start();
-    wait_for("the node to elect itself", || {
-        let r = http(ports[1], "PUT", "/kv/probe", b"p").ok()?;
-        (r.status == 204).then_some(())
-    });
+    wait_writable(ports[1], "the node to elect itself");
     (kv, ports[1])
 }
 

@@ -10,7 +10,7 @@ mod kv_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kv_common::{free_ports, http, wait_for, Kv};
+use kv_common::{free_ports, http, wait_writable, Kv};
 
 /// Values written before the damage: 40 x 100 KiB over 1 MiB segments (a few sealed ones).
 const VALUES: usize = 40;
@@ -48,10 +48,7 @@ fn a_damaged_sealed_segment_makes_the_node_exit_with_one_clear_error() {
     let cluster = format!("127.0.0.1:{}", ports[0]);
     let mut kv = Kv::new(1, &cluster, ports[1], &dir, &["--wal-segment-mib", "1"]);
     kv.start();
-    wait_for("the node to elect itself", || {
-        let r = http(ports[1], "PUT", "/kv/probe", b"p").ok()?;
-        (r.status == 204).then_some(())
-    });
+    wait_writable(ports[1], "the node to elect itself");
     let value = vec![b'v'; VALUE_LEN];
     for i in 0..VALUES {
         let r = http(ports[1], "PUT", &format!("/kv/k{i}"), &value).expect("PUT");

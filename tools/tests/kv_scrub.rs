@@ -11,7 +11,7 @@ mod kv_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kv_common::{field, free_ports, http, wait_for, Kv};
+use kv_common::{field, free_ports, http, wait_for, wait_writable, Kv};
 
 /// 100 values of 100 KiB over 1 MiB segments, a snapshot every 60 entries keeping 30 behind
 /// it: the log keeps sealed segments of entries 30..60 that a restart does not read.
@@ -49,10 +49,7 @@ fn node_with_cold_segment(dir: &Path) -> (Kv, PathBuf) {
         &["--wal-segment-mib", "1", "--snapshot-count", SNAPSHOT_COUNT],
     );
     kv.start();
-    wait_for("the node to elect itself", || {
-        let r = http(ports[1], "PUT", "/kv/probe", b"p").ok()?;
-        (r.status == 204).then_some(())
-    });
+    wait_writable(ports[1], "the node to elect itself");
     let value = vec![b'v'; VALUE_LEN];
     for i in 0..VALUES {
         let r = http(ports[1], "PUT", &format!("/kv/k{i}"), &value).expect("PUT");
@@ -82,10 +79,7 @@ fn flip_middle_bit(path: &Path) {
 
 /// A write succeeds once the restarted node has elected itself.
 fn put_after_restart(kv: &Kv) {
-    wait_for("a write after the restart", || {
-        let r = http(kv.http, "PUT", "/kv/after", b"1").ok()?;
-        (r.status == 204).then_some(())
-    });
+    wait_writable(kv.http, "a write after the restart");
 }
 
 /// Restarts `kv` with `args` in place of its extra ones.

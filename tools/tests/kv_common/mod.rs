@@ -143,6 +143,31 @@ pub fn raw(port: u16, bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Waits until the node on `port` takes a write (`PUT /kv/probe` answers 204): it has a leader
+/// and serves. `what` names the wait in the panic after [`WAIT`].
+pub fn wait_writable(port: u16, what: &str) {
+    wait_for(what, || {
+        let r = http(port, "PUT", "/kv/probe", b"p").ok()?;
+        (r.status == 204).then_some(())
+    });
+}
+
+/// Waits up to `within` for `child` to exit; `None` (after killing it) if it did not.
+pub fn wait_child(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            return Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Polls `f` every 20 ms until it returns `Some`, panicking with `what` after [`WAIT`].
 pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + WAIT;
@@ -227,22 +252,13 @@ impl Kv {
     /// if it does not.
     pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let mut c = self.child.take().expect("running");
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(st) = c.try_wait().expect("wait") {
-                return st;
-            }
-            if Instant::now() > deadline {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!(
-                    "node {} did not exit within {within:?}: {}",
-                    self.id,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_child(&mut c, within).unwrap_or_else(|| {
+            panic!(
+                "node {} did not exit within {within:?}: {}",
+                self.id,
+                self.log()
+            )
+        })
     }
 
     /// The node's output so far.
