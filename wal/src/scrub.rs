@@ -81,7 +81,7 @@ impl Wal {
                 }
             }
             let cur = cursor.current.as_mut().expect("set above");
-            match self.verify_some(cur, budget - step.bytes.min(budget)) {
+            match self.verify_some(cur, budget.saturating_sub(step.bytes)) {
                 Ok((bytes, done)) => {
                     step.bytes += bytes;
                     if done {
