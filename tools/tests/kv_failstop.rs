@@ -7,10 +7,9 @@
 
 mod kv_common;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kv_common::{free_ports, http, wait_writable, Kv};
+use kv_common::{flip_middle_bit, free_ports, http, segment_files, wait_writable, Kv};
 
 /// Values written before the damage: 40 x 100 KiB over 1 MiB segments (a few sealed ones).
 const VALUES: usize = 40;
@@ -19,26 +18,6 @@ const VALUE_LEN: usize = 100 << 10;
 /// The node must exit within this after it starts (it replays, applies, hits the damage, and
 /// stops; the bound leaves room for a debug build on a loaded machine).
 const EXIT_BOUND: Duration = Duration::from_secs(30);
-
-/// The WAL's segment files (`*.wal`), oldest first.
-fn segments(wal: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(wal)
-        .expect("read the wal directory")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
-        .collect();
-    v.sort();
-    v
-}
-
-/// Flips one bit in the middle of `path`; returns the byte offset.
-fn flip_middle_bit(path: &Path) -> u64 {
-    let mut bytes = std::fs::read(path).expect("read the segment");
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x10;
-    std::fs::write(path, &bytes).expect("write the segment back");
-    at as u64
-}
 
 #[test]
 fn a_damaged_sealed_segment_makes_the_node_exit_with_one_clear_error() {
@@ -56,7 +35,7 @@ fn a_damaged_sealed_segment_makes_the_node_exit_with_one_clear_error() {
     }
     assert!(kv.terminate().success(), "a clean stop: {}", kv.log());
 
-    let segs = segments(&dir.join("wal"));
+    let segs = segment_files(&dir.join("wal"));
     assert!(segs.len() >= 3, "the writes crossed several cuts: {segs:?}");
     let damaged = &segs[0];
     let at = flip_middle_bit(damaged);

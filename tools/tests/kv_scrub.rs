@@ -11,7 +11,9 @@ mod kv_common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kv_common::{field, free_ports, http, wait_for, wait_writable, Kv};
+use kv_common::{
+    field, flip_middle_bit, free_ports, http, segment_files, wait_for, wait_writable, Kv,
+};
 
 /// 100 values of 100 KiB over 1 MiB segments, a snapshot every 60 entries keeping 30 behind
 /// it: the log keeps sealed segments of entries 30..60 that a restart does not read.
@@ -22,18 +24,14 @@ const EXIT_BOUND: Duration = Duration::from_secs(30);
 
 /// Segment files, oldest first, with their first index (from the name).
 fn segments(wal: &Path) -> Vec<(PathBuf, u64)> {
-    let mut v: Vec<(PathBuf, u64)> = std::fs::read_dir(wal)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+    segment_files(wal)
+        .into_iter()
         .map(|p| {
             let stem = p.file_stem().unwrap().to_string_lossy().to_string();
             let first = u64::from_str_radix(stem.split('-').nth(1).unwrap(), 16).unwrap();
             (p, first)
         })
-        .collect();
-    v.sort();
-    v
+        .collect()
 }
 
 /// Writes the values, waits for a snapshot, stops the node; returns a sealed segment all of
@@ -70,11 +68,12 @@ fn node_with_cold_segment(dir: &Path) -> (Kv, PathBuf) {
     (kv, cold)
 }
 
-fn flip_middle_bit(path: &Path) {
-    let mut bytes = std::fs::read(path).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x08;
-    std::fs::write(path, &bytes).unwrap();
+/// Waits for the restarted `kv` to exit with status 1; returns what it printed since `before`.
+fn exit_1_log(kv: &mut Kv, before: usize) -> String {
+    let status = kv.wait_exit(EXIT_BOUND);
+    let log = kv.log()[before..].to_string();
+    assert_eq!(status.code(), Some(1), "{status}; log:\n{log}");
+    log
 }
 
 /// A write succeeds once the restarted node has elected itself.
@@ -96,9 +95,7 @@ fn the_scrub_finds_damage_in_cold_data_and_the_node_exits() {
     let (mut kv, cold) = node_with_cold_segment(&tmp.path().join("node-1"));
     flip_middle_bit(&cold);
     let before = restart_with(&mut kv, &[]);
-    let status = kv.wait_exit(EXIT_BOUND);
-    let log = kv.log()[before..].to_string();
-    assert_eq!(status.code(), Some(1), "{status}; log:\n{log}");
+    let log = exit_1_log(&mut kv, before);
     let errors: Vec<&str> = log.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(errors.len(), 1, "one error line; log:\n{log}");
     let name = cold.file_name().unwrap().to_string_lossy().to_string();
@@ -148,11 +145,8 @@ fn verify_before_serving_refuses_to_start_on_damage() {
     assert!(kv.log().contains("stele-kv: verified "), "{}", kv.log());
 
     flip_middle_bit(&cold);
-    let before = kv.log().len();
-    kv.spawn();
-    let status = kv.wait_exit(EXIT_BOUND);
-    let log = kv.log()[before..].to_string();
-    assert_eq!(status.code(), Some(1), "{status}; log:\n{log}");
+    let before = restart_with(&mut kv, &[]);
+    let log = exit_1_log(&mut kv, before);
     let name = cold.file_name().unwrap().to_string_lossy().to_string();
     assert!(
         log.lines()

@@ -168,6 +168,26 @@ pub fn wait_child(child: &mut Child, within: Duration) -> Option<ExitStatus> {
     }
 }
 
+/// The WAL's segment files (`*.wal`) in `wal`, oldest first.
+pub fn segment_files(wal: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(wal)
+        .expect("read the wal directory")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Flips one bit in the middle of `path` "on disk"; returns the byte offset.
+pub fn flip_middle_bit(path: &Path) -> u64 {
+    let mut bytes = std::fs::read(path).expect("read the file");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x10;
+    std::fs::write(path, &bytes).expect("write the file back");
+    at as u64
+}
+
 /// Polls `f` every 20 ms until it returns `Some`, panicking with `what` after [`WAIT`].
 pub fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + WAIT;
